@@ -1,0 +1,71 @@
+/**
+ * Publish latency: from the moment ffmpeg lists a finished segment (the origin's `finishedAt`) to the
+ * moment the last relay has it stored and listed (`storedAt` in each relay's window). All processes
+ * run on this machine, so one clock serves every timestamp.
+ */
+import { startDevnet } from '@hivecast/devnet'
+import { summarize } from './stats.ts'
+import type { Summary } from './stats.ts'
+
+interface OriginStatus {
+  recent: Array<{ rendition: string, seq: number, cid: string, finishedAt: number, publishedAt: number }>
+}
+interface RelayWindow {
+  renditions: Record<string, Array<{ envelope: { payload: string }, storedAt: number }>>
+}
+
+export interface PublishLatencyResult {
+  segments: number
+  relays: number
+  renditions: string
+  /** ffmpeg finished -> stored on every relay, ms. */
+  endToEnd: Summary
+  /** ffmpeg finished -> announced by the origin (read, hash, store, sign, publish), ms. */
+  originPublish: Summary
+}
+
+async function json<T> (url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) })
+  if (!res.ok) throw new Error(`${url} answered ${res.status}`)
+  return await res.json() as T
+}
+
+export async function measurePublishLatency (options: { segments: number, relays: number, renditions: string }): Promise<PublishLatencyResult> {
+  const devnet = await startDevnet({ relays: options.relays, renditions: options.renditions, log: null })
+  try {
+    const finished = new Map<string, { finishedAt: number, publishedAt: number }>()
+    const stored = new Map<string, number[]>()
+    // Segments finished before every relay was up reach them by catch-up, not by the live path.
+    const liveFrom = Date.now()
+    const complete = (): string[] => [...finished.keys()].filter(key =>
+      finished.get(key)!.finishedAt >= liveFrom && stored.get(key)?.filter(t => t !== undefined).length === options.relays)
+    const deadline = Date.now() + options.segments * 4000 + 30_000
+    while (complete().length < options.segments) {
+      if (Date.now() > deadline) throw new Error(`only ${complete().length} segments reached every relay in time`)
+      const origin = await json<OriginStatus>(`${devnet.origin.url}/status`)
+      for (const s of origin.recent) finished.set(`${s.rendition}/${s.seq}`, s)
+      for (const [index, relay] of devnet.relays.entries()) {
+        const window = await json<RelayWindow>(`${relay.url}/rooms/${devnet.room}/window.json`)
+        for (const [rendition, entries] of Object.entries(window.renditions)) {
+          for (const entry of entries) {
+            const key = `${rendition}/${(JSON.parse(entry.envelope.payload) as { seq: number }).seq}`
+            const times = stored.get(key) ?? []
+            times[index] = entry.storedAt
+            stored.set(key, times)
+          }
+        }
+      }
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+    const keys = complete().sort((a, b) => finished.get(a)!.finishedAt - finished.get(b)!.finishedAt).slice(0, options.segments)
+    return {
+      segments: keys.length,
+      relays: options.relays,
+      renditions: options.renditions,
+      endToEnd: summarize(keys.map(key => Math.max(...stored.get(key)!) - finished.get(key)!.finishedAt)),
+      originPublish: summarize(keys.map(key => finished.get(key)!.publishedAt - finished.get(key)!.finishedAt))
+    }
+  } finally {
+    await devnet.stop()
+  }
+}

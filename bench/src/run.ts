@@ -1,0 +1,82 @@
+/**
+ * `npm run bench`: runs every benchmark in one go and writes `bench/results/latest.json` and
+ * `bench/results/latest.md`. `--quick` runs a short version (CI uses it to prove the suite runs).
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { cpus } from 'node:os'
+import { parseArgs } from 'node:util'
+import { measureBundleSizes, measureLazyChunk } from './bundle-size.ts'
+import { measureGlassToGlass } from './glass-to-glass.ts'
+import { measureHttpThroughput } from './http-throughput.ts'
+import { measureLadderSpeed } from './ladder-speed.ts'
+import { measureOriginOffload } from './origin-offload.ts'
+import { measurePeerShare } from './peer-share.ts'
+import { measurePlayerStartup } from './player-startup.ts'
+import { measurePublishLatency } from './publish-latency.ts'
+import type { Summary } from './stats.ts'
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } })
+if (values.help) {
+  console.log(`usage: npm run bench [-- --quick]
+
+Runs the Hivecast benchmarks on this machine, one after the other in one run, and writes
+bench/results/latest.json and bench/results/latest.md. Needs ffmpeg, Chromium (/usr/bin/chromium),
+wrk and nginx (apt-get install ffmpeg chromium wrk nginx-light).
+  --quick  a short run that proves the benchmarks work; its numbers are not meaningful`)
+  process.exit(0)
+}
+const quick = values.quick
+
+console.log('publish latency: origin + 2 relays, ladder 720p,360p…')
+const publish = await measurePublishLatency({ segments: quick ? 5 : 30, relays: 2, renditions: '720p,360p' })
+console.log('relay HTTP throughput vs nginx (wrk)…')
+const http = await measureHttpThroughput({ segments: 10, connections: 50, seconds: quick ? 2 : 8, rounds: quick ? 1 : 3 })
+console.log('glass-to-glass latency in Chromium…')
+const glass = await measureGlassToGlass({ seconds: quick ? 5 : 60 })
+console.log('origin offload: 3 relays, 8 Chromium viewers, sharing peer-to-peer and not…')
+const offload = await measureOriginOffload({ relays: 3, viewers: quick ? 2 : 8, seconds: quick ? 5 : 30 })
+const offloadNoP2p = await measureOriginOffload({ relays: 3, viewers: quick ? 2 : 8, seconds: quick ? 5 : 30, p2p: 'off' })
+console.log('ladder encoding speed from a 1080p30 source…')
+const ladder = await measureLadderSpeed({ seconds: quick ? 3 : 20 })
+console.log('the optional AV1 renditions alone, from the same source…')
+const av1Ladders = [await measureLadderSpeed({ seconds: quick ? 3 : 20, renditions: ['av1-480p'] }), await measureLadderSpeed({ seconds: quick ? 3 : 10, renditions: ['av1-720p'] })]
+console.log('player startup in Chromium…')
+const startup = await measurePlayerStartup({ loads: quick ? 1 : 7 })
+console.log('peer share: 1 relay, Chromium viewers sharing over WebRTC…')
+const peerShare = await measurePeerShare({ viewers: quick ? 3 : 6, seconds: quick ? 10 : 40 })
+const bundles = await measureBundleSizes()
+const embedBundle = bundles.find(b => b.page === 'embed.html')
+const p2pChunk = embedBundle === undefined ? undefined : await measureLazyChunk('peer-swarm', embedBundle)
+
+const ms = (s: Summary): string => `${s.p50.toFixed(0)} | ${s.p99.toFixed(0)} | ${s.min.toFixed(0)}–${s.max.toFixed(0)} | ${s.n}`
+const num = (s: Summary): string => `${s.p50.toFixed(0)} | – | ${s.min.toFixed(0)}–${s.max.toFixed(0)} | ${s.n}`
+const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`
+const table = [
+  '| benchmark | median | p99 | range | samples |',
+  '|---|---|---|---|---|',
+  `| publish latency, ms: ffmpeg finished -> stored on every relay (${publish.relays} relays, ${publish.renditions}) | ${ms(publish.endToEnd)} |`,
+  `| of which origin, ms: ffmpeg finished -> announced | ${ms(publish.originPublish)} |`,
+  `| relay HTTP, requests/s (${http.segments} segments of ~${kb(http.meanSegmentBytes)}, ${http.connections} connections) | ${num(http.relay.requestsPerSecond)} |`,
+  `| nginx HTTP, requests/s (same files, same wrk) | ${num(http.nginx.requestsPerSecond)} |`,
+  `| relay / nginx throughput ratio | ${http.ratio.toFixed(2)} | – | – | ${http.rounds} |`,
+  `| relay peak memory (VmHWM), MiB | ${http.relayPeakRssMiB.toFixed(0)} | – | – | 1 |`,
+  `| glass-to-glass latency, ms: wall clock - program date time on screen (1 s segments, ${glass.seconds} s of playback) | ${ms(glass.latencyMs)} |`,
+  `| origin offload: origin upload / bytes to viewers (${offload.relays} relays, ${offload.viewers} viewers, ${offload.seconds} s) | ${offload.uploadPerViewerByte.toFixed(3)} | – | – | 1 |`,
+  `| origin upload / stream bytes (1 = each segment sent once) | ${offload.uploadPerStreamByte.toFixed(2)} | – | – | 1 |`,
+  `| the same with the viewers' peer-to-peer off (watch.html?p2p=off): origin upload / bytes to viewers | ${offloadNoP2p.uploadPerViewerByte.toFixed(3)} | – | – | 1 |`,
+  `| the same with peer-to-peer off: origin upload / stream bytes | ${offloadNoP2p.uploadPerStreamByte.toFixed(2)} | – | – | 1 |`,
+  `| ladder ${ladder.renditions.join('+')} from 1080p30: speed vs real time | ${ladder.speed.toFixed(2)}x | – | – | 1 |`,
+  `| ladder CPU, cores busy while encoding flat out | ${ladder.cores.toFixed(2)} | – | – | 1 |`,
+  ...av1Ladders.map(l => `| ${l.renditions.join('+')} (SVT-AV1 preset 10) alone from 1080p30: speed vs real time, cores busy | ${l.speed.toFixed(2)}x, ${l.cores.toFixed(2)} cores | – | – | 1 |`),
+  `| player startup, ms: navigation -> first frame (Chromium, warm relays) | ${ms(startup.firstFrame)} |`,
+  `| peer share: bytes from other viewers / all segment bytes (${peerShare.viewers} viewers, ${peerShare.connected} with a peer, 1 relay, ${peerShare.seconds} s; overall ${(peerShare.overall * 100).toFixed(0)} %), % | ${(peerShare.share.p50 * 100).toFixed(0)} | – | ${(peerShare.share.min * 100).toFixed(0)}–${(peerShare.share.max * 100).toFixed(0)} | ${peerShare.share.n} |`,
+  ...(p2pChunk === undefined ? [] : [`| lazy P2P chunk (${p2pChunk.files.length} file${p2pChunk.files.length === 1 ? '' : 's'}, loaded after the player starts unless p2p="off"), gzip JS | ${kb(p2pChunk.jsGzip)} | – | – | 1 |`]),
+  ...bundles.map(b => `| ${b.page} bundle, gzip: JS ${kb(b.jsGzip)}, CSS ${kb(b.cssGzip)} | ${kb(b.jsGzip + b.cssGzip)} | – | – | 1 |`)
+].join('\n')
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`
+const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, peerShare, bundles, p2pChunk }
+await mkdir(new URL('../results/', import.meta.url), { recursive: true })
+await writeFile(new URL('../results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
+await writeFile(new URL('../results/latest.md', import.meta.url), `# Hivecast benchmarks\n\n${results.date}, ${machine}${quick ? ', quick run (numbers not meaningful)' : ''}\n\n${table}\n`)
+console.log(`\n${table}\n\nwritten to bench/results/latest.json and latest.md`)

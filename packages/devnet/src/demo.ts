@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: the whole demo on this machine — an origin with a test pattern, two relays and the
+ * site — on fixed ports, until Ctrl-C.
+ */
+import { startDevnet } from './devnet.ts'
+
+const devnet = await startDevnet({
+  room: 'demo',
+  title: 'Demo room (test pattern)',
+  relays: 2,
+  dataDir: '.data/demo',
+  ports: { site: 8080, relays: [8081, 8082], origin: 8090, originP2p: 9090 },
+  site: true,
+  // The recordings page plays what the relays pin; an interim recording every minute keeps it fresh.
+  archive: true,
+  recordingInterval: 60
+}).catch((err: Error) => {
+  console.error(`demo: ${err.message}`)
+  console.error('demo: if a port is taken, stop whatever uses it (or an earlier demo) and run `npm start` again.')
+  process.exit(1)
+})
+
+console.log('')
+console.log(`site: ${devnet.site!.url}`)
+for (const relay of devnet.relays) console.log(`relay: ${relay.url}/`)
+console.log(`origin: ${devnet.origin.url}/`)
+console.log('')
+console.log(`Open ${devnet.site!.url}watch.html?room=${devnet.room} to watch the room live.`)
+console.log(`Any HLS player works too: ffplay ${devnet.relays[0]!.url}/hls/${devnet.room}/master.m3u8`)
+console.log('Press Ctrl-C to stop.')
+
+let stopping = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return
+    stopping = true
+    console.log('\nstopping…')
+    void devnet.stop().then(() => {
+      console.log('stopped.')
+      process.exit(0)
+    })
+  })
+}

@@ -1,0 +1,206 @@
+/**
+ * A whole Hivecast on one machine: an origin with the built-in test pattern, N relays following its
+ * room, and optionally the site. Each is a real process on 127.0.0.1; the demo (`npm start`), the
+ * multi-process tests and the benchmarks all start it the same way.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { CountingProxy } from './counting-proxy.ts'
+import { startService } from './service-process.ts'
+import { startSiteServer } from './site-server.ts'
+import type { ServiceProcess } from './service-process.ts'
+import type { SiteServer } from './site-server.ts'
+
+const ORIGIN_CLI = fileURLToPath(new URL('../../origin/src/cli.ts', import.meta.url))
+const RELAY_CLI = fileURLToPath(new URL('../../relay/src/cli.ts', import.meta.url))
+
+export interface DevnetOptions {
+  room?: string
+  title?: string
+  relays?: number
+  /** Origin rendition list, e.g. `360p`; the origin's default when absent. */
+  renditions?: string
+  /** Origin `--input`, e.g. `tcp://127.0.0.1:9300` for a test-owned sender; the test pattern when absent. */
+  originInput?: string
+  /** Where the nodes keep keys and blocks; a fresh temporary directory (removed on stop) when absent. */
+  dataDir?: string
+  host?: string
+  /** Fixed ports; 0 or absent picks free ones. */
+  ports?: { origin?: number, originP2p?: number, relays?: number[], site?: number }
+  site?: boolean
+  /** Put a byte-counting TCP proxy in front of the origin's libp2p port: `devnet.originUpload`. */
+  countOriginUpload?: boolean
+  /** Relays pin every recording of the room and serve it (relay `--archive`), for the recordings page. */
+  archive?: boolean
+  /** Origin `--recording-interval` (seconds between interim recordings of the live session); the origin's default when absent. */
+  recordingInterval?: number
+  /**
+   * Start a hot-standby origin too: same room, the test pattern (a listening `originInput` cannot be
+   * shared), its own key, which the relays list after the primary's (each relay gets both as --origin);
+   * it numbers its segments after the primary's.
+   */
+  standby?: boolean
+  /** Where the processes' lines go; null silences them. */
+  log?: ((line: string) => void) | null
+}
+
+export interface OriginHandle {
+  process: ServiceProcess
+  url: string
+  multiaddr: string
+  key: string
+}
+
+export interface RelayHandle {
+  process: ServiceProcess
+  url: string
+  multiaddr: string
+  /** The libp2p WebSocket address browser viewers dial, with `/p2p/<id>`. */
+  wsMultiaddr: string | undefined
+}
+
+export interface Devnet {
+  room: string
+  dataDir: string
+  origin: OriginHandle
+  /** The hot-standby origin, when `standby` was set. */
+  standby?: OriginHandle
+  relays: RelayHandle[]
+  site?: SiteServer
+  /** Counts what the origin sends to relays, when `countOriginUpload` was set. */
+  originUpload?: CountingProxy
+  /** Starts relay `index` again (same data dir and ports) after it was stopped or killed. */
+  restartRelay(index: number): Promise<RelayHandle>
+  /** Starts the origin again (same data dir, key and ports) after it was stopped or killed; updates `origin`. */
+  restartOrigin(): Promise<OriginHandle>
+  stop(): Promise<void>
+}
+
+/** `http://127.0.0.1:8081/` -> `http://127.0.0.1:8081` */
+function baseUrl (url: string): string {
+  return url.replace(/\/$/, '')
+}
+
+function portOf (url: string): number {
+  return Number(new URL(url).port)
+}
+
+export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet> {
+  const room = options.room ?? 'demo'
+  const host = options.host ?? '127.0.0.1'
+  const ownDataDir = options.dataDir === undefined
+  const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 'hivecast-'))
+  const started: ServiceProcess[] = []
+  let site: SiteServer | undefined
+
+  // The origin, too, keeps its ports across restarts: relays redial the address they were given.
+  let originPorts: { http: number, p2p: number } | undefined
+  const startOrigin = async (): Promise<OriginHandle> => {
+    const args = [
+      '--room', room,
+      '--data', join(dataDir, 'origin'),
+      '--http', `${host}:${originPorts?.http ?? options.ports?.origin ?? 0}`,
+      '--listen', `/ip4/${host}/tcp/${originPorts?.p2p ?? options.ports?.originP2p ?? 0}`
+    ]
+    if (options.renditions !== undefined) args.push('--renditions', options.renditions)
+    if (options.originInput !== undefined) args.push('--input', options.originInput)
+    if (options.recordingInterval !== undefined) args.push('--recording-interval', String(options.recordingInterval))
+    // A restarted primary numbers after the standby that took over meanwhile.
+    if (standby !== undefined) args.push('--room-key', standby.key)
+    const process = await startService({
+      name: 'origin', script: ORIGIN_CLI, args, readyLabels: ['origin', 'origin libp2p', 'room key'], log: options.log
+    })
+    started.push(process)
+    const multiaddr = process.values['origin libp2p']!
+    originPorts = { http: portOf(process.values.origin!), p2p: Number(/\/tcp\/(\d+)/.exec(multiaddr)?.[1] ?? 0) }
+    return { process, url: baseUrl(process.values.origin!), multiaddr, key: process.values['room key']! }
+  }
+
+  // A relay keeps its ports across restarts, so peers that dial it find it again.
+  const relayPorts: Array<{ http: number, p2p: number, ws: number }> = []
+  let firstRelay: string | undefined
+  const startRelay = async (index: number, originAddress: string): Promise<RelayHandle> => {
+    const args = [
+      '--origin', originAddress,
+      '--room', room,
+      '--data', join(dataDir, `relay-${index + 1}`),
+      '--http', `${host}:${relayPorts[index]?.http ?? options.ports?.relays?.[index] ?? 0}`,
+      '--listen', `/ip4/${host}/tcp/${relayPorts[index]?.p2p ?? 0}`,
+      '--listen', `/ip4/${host}/tcp/${relayPorts[index]?.ws ?? 0}/ws`
+    ]
+    // Relays find each other through the directory; the first one is everyone's way in.
+    if (index > 0 && firstRelay !== undefined) args.push('--peer', firstRelay)
+    if (options.archive === true) args.push('--archive')
+    if (standby !== undefined) args.push('--origin', standby.multiaddr)
+    const process = await startService({
+      name: `relay-${index + 1}`, script: RELAY_CLI, args, readyLabels: ['relay', 'relay libp2p'], log: options.log
+    })
+    started.push(process)
+    const multiaddr = process.values['relay libp2p']!
+    // The relay prints one `relay libp2p:` line per address in one write, TCP (the ready value) first.
+    const wsMultiaddr = process.output.map(line => /^relay libp2p: (\S+\/ws\/\S+)$/.exec(line)?.[1]).find(a => a !== undefined)
+    relayPorts[index] = { http: portOf(process.values.relay!), p2p: Number(/\/tcp\/(\d+)/.exec(multiaddr)?.[1] ?? 0), ws: Number(/\/tcp\/(\d+)/.exec(wsMultiaddr ?? '')?.[1] ?? 0) }
+    if (index === 0) firstRelay = multiaddr
+    return { process, url: baseUrl(process.values.relay!), multiaddr, wsMultiaddr }
+  }
+
+  let standby: OriginHandle | undefined
+  let originUpload: CountingProxy | undefined
+  const stop = async (): Promise<void> => {
+    await site?.stop()
+    await originUpload?.stop()
+    await Promise.all(started.map(async p => await p.stop()))
+    if (ownDataDir) await rm(dataDir, { recursive: true, force: true })
+  }
+
+  try {
+    const origin = await startOrigin()
+    if (options.standby === true) {
+      const args = ['--room', room, '--data', join(dataDir, 'origin-standby'), '--http', `${host}:0`, '--listen', `/ip4/${host}/tcp/0`, '--room-key', origin.key]
+      if (options.renditions !== undefined) args.push('--renditions', options.renditions)
+      const process = await startService({ name: 'origin-standby', script: ORIGIN_CLI, args, readyLabels: ['origin', 'origin libp2p', 'room key'], log: options.log })
+      started.push(process)
+      standby = { process, url: baseUrl(process.values.origin!), multiaddr: process.values['origin libp2p']!, key: process.values['room key']! }
+    }
+    let originAddress = origin.multiaddr
+    if (options.countOriginUpload === true) {
+      originUpload = await CountingProxy.start(Number(/\/tcp\/(\d+)/.exec(origin.multiaddr)?.[1]))
+      originAddress = `/ip4/${host}/tcp/${originUpload.port}/p2p/${origin.key}`
+    }
+    const relays: RelayHandle[] = []
+    for (let i = 0; i < (options.relays ?? 2); i++) relays.push(await startRelay(i, originAddress))
+    if (options.site === true) {
+      site = await startSiteServer({
+        relays: relays.map(r => r.url),
+        // The standby's key after the primary's: players accept segments signed by either.
+        rooms: [{ slug: room, title: options.title ?? 'Demo room (test pattern)', key: [origin.key, ...(standby === undefined ? [] : [standby.key])].join(' ') }],
+        origins: [{ room, url: origin.url }]
+      }, host, options.ports?.site ?? 0)
+    }
+    const devnet: Devnet = {
+      room,
+      dataDir,
+      origin,
+      standby,
+      relays,
+      site,
+      originUpload,
+      restartRelay: async (index: number) => {
+        const relay = await startRelay(index, originAddress)
+        relays[index] = relay
+        return relay
+      },
+      restartOrigin: async () => {
+        devnet.origin = await startOrigin()
+        return devnet.origin
+      },
+      stop
+    }
+    return devnet
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The ffmpeg command for a whole ladder: one process decodes (or generates) the input once, splits
+ * and scales it per rendition, and writes one HLS media playlist per rendition. Every encoded rendition
+ * gets a keyframe exactly every segment (forced at segment times, no scene-cut keyframes), so segments
+ * line up across renditions and each one starts with a keyframe. The frame rate is the input's.
+ *
+ * A passthrough rendition (`copy`) is the input's H.264 untouched: ffmpeg can only cut it at the
+ * source's own keyframes, so its segments are as long as the mixer's GOP (set the mixer's keyframe
+ * interval to the segment duration). With one in the ladder the encoded renditions key on the source's
+ * keyframes too (`-force_key_frames source`), so every rendition still cuts at the same moments.
+ */
+import { join } from 'node:path'
+import { videoMaxrate } from './rendition-ladder.ts'
+import type { RenditionPreset } from './rendition-ladder.ts'
+import type { PreparedInput } from './stream-input.ts'
+
+export interface LadderCommandOptions {
+  input: PreparedInput
+  renditions: readonly RenditionPreset[]
+  /** The input's frame rate when known (the test pattern): sets the GOP length to match. */
+  frameRate?: number
+  segmentDuration: number
+  /** `<data>/hls`; the rendition at index i writes `<hlsDir>/<i>/index.m3u8` (see `renditionDir`). */
+  hlsDir: string
+  /** Distinguishes this run's segment files from any earlier run's. */
+  runId: number
+  /** How many segments ffmpeg keeps listed: the slack the origin has to pick each one up. */
+  listSize?: number
+  /** Write `-progress` key=value blocks to stdout for the origin's metrics. */
+  progress?: boolean
+}
+
+export const PLAYLIST_NAME = 'index.m3u8'
+
+/** Where ffmpeg writes the rendition at `index` of the ladder. */
+export function renditionDir (hlsDir: string, index: number): string {
+  return join(hlsDir, String(index))
+}
+
+/** `[0:v:0]` (a filtergraph pad) as a `-map` specifier. */
+function mapSpecifier (pad: string): string {
+  return pad.replace(/^\[|\]$/g, '')
+}
+
+export function ladderArgs (options: LadderCommandOptions): string[] {
+  const { input, renditions, segmentDuration, hlsDir, runId } = options
+  const encoded = renditions.flatMap((r, i) => r.copy === true ? [] : [i])
+  const passthrough = encoded.length < renditions.length
+  const h264 = renditions.flatMap((r, i) => r.av1 === true ? [] : [i])
+  const av1 = renditions.flatMap((r, i) => r.av1 === true ? [i] : [])
+  // The H.264 output numbers its variants 0..n-1 (`%v`), which must be their ladder indices.
+  if (h264.some((i, k) => i !== k)) throw new Error('the AV1 renditions must come after the H.264 ones, as resolveRenditions orders them')
+  const branches = encoded.map(i => `[s${i}]`)
+  const chains: string[] = []
+  if (branches.length > 0) chains.push(`${input.videoPad}${[...input.videoFilters, `split=${branches.length}`].join(',')}${branches.join('')}`)
+  for (const i of encoded) chains.push(`[s${i}]scale=${renditions[i]!.width}:${renditions[i]!.height}:flags=bicubic,setsar=1[v${i}]`)
+
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning',
+    ...(options.progress === true ? ['-progress', 'pipe:1'] : []), ...input.args]
+  if (chains.length > 0) args.push('-filter_complex', chains.join(';'))
+  const keyframes = passthrough
+    ? 'source'
+    // Every segment's duration after the previous forced keyframe: the same frames in every rendition.
+    : `expr:if(isnan(prev_forced_t),1,gte(t,prev_forced_t+${segmentDuration}))`
+  const gop = options.frameRate === undefined ? undefined : Math.round(options.frameRate * segmentDuration)
+  const hls = ['-f', 'hls', '-hls_time', String(segmentDuration), '-hls_list_size', String(options.listSize ?? 30),
+    // temp_file: a segment is written under a .tmp name and only listed after its rename, so a
+    // listed segment is always complete.
+    '-hls_flags', 'temp_file+independent_segments+program_date_time']
+  const audio = ['-c:a', 'aac', '-ar', '48000', '-ac', '2']
+
+  if (h264.length > 0) {
+    h264.forEach(i => args.push('-map', renditions[i]!.copy === true ? mapSpecifier(input.videoPad) : `[v${i}]`))
+    h264.forEach(() => args.push('-map', input.audioMap))
+    h264.forEach(i => {
+      const r = renditions[i]!
+      if (r.copy === true) {
+        args.push(`-c:v:${i}`, 'copy')
+        return
+      }
+      const maxrate = videoMaxrate(r)
+      args.push(`-c:v:${i}`, 'libx264', `-preset:v:${i}`, 'veryfast', `-profile:v:${i}`, 'high', `-pix_fmt:v:${i}`, 'yuv420p',
+        `-level:v:${i}`, r.level, `-b:v:${i}`, String(r.videoBitrate), `-maxrate:v:${i}`, String(maxrate), `-bufsize:v:${i}`, String(maxrate),
+        `-force_key_frames:v:${i}`, keyframes, `-sc_threshold:v:${i}`, '0',
+        ...(gop === undefined || passthrough ? [] : [`-g:v:${i}`, String(gop), `-keyint_min:v:${i}`, String(gop)]))
+    })
+    args.push(...audio)
+    h264.forEach(i => args.push(`-b:a:${i}`, String(renditions[i]!.audioBitrate)))
+    args.push(...hls, '-hls_segment_type', 'mpegts',
+      '-hls_segment_filename', join(hlsDir, '%v', `run${runId}-%d.ts`),
+      // Variants are numbered, not named: `name:` in the map needs ffmpeg 4.2+, and the static build
+      // the origin falls back to on machines without ffmpeg is older.
+      '-var_stream_map', h264.map(i => `v:${i},a:${i}`).join(' '),
+      join(hlsDir, '%v', PLAYLIST_NAME))
+  }
+  // Each AV1 rendition is an output of its own: fMP4 segments need an init section per playlist.
+  for (const i of av1) {
+    const r = renditions[i]!
+    const dir = renditionDir(hlsDir, i)
+    args.push('-map', `[v${i}]`, '-map', input.audioMap,
+      '-c:v', 'libsvtav1', '-preset', '10', '-pix_fmt', 'yuv420p', '-b:v', String(r.videoBitrate),
+      // libsvtav1 in ffmpeg 5.1 ignores -force_key_frames: a GOP of one segment when the frame rate is
+      // known, else SVT-AV1's keyint in seconds (one frame longer: segments of 1.04 s at 25 fps).
+      ...(gop === undefined ? ['-svtav1-params', `keyint=${segmentDuration}s:scd=0`] : ['-g', String(gop)]),
+      ...audio, '-b:a', String(r.audioBitrate),
+      ...hls, '-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', `run${runId}-init.mp4`,
+      '-hls_segment_filename', join(dir, `run${runId}-%d.m4s`),
+      join(dir, PLAYLIST_NAME))
+  }
+  return args
+}

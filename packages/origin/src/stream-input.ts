@@ -1,0 +1,275 @@
+/**
+ * What the origin encodes: a tagged union of input kinds, each turned into the `-i` half of the one
+ * ffmpeg command that does the whole ladder. Listening kinds (rtmp, srt listener, udp, tcp) make
+ * ffmpeg wait for a sender; when the sender goes away ffmpeg's read times out or hits end of stream,
+ * it exits, and the supervisor starts it listening again.
+ */
+import { access } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { placeholderName } from './rtmp-gate.ts'
+
+export type StreamInput =
+  | { kind: 'test-pattern' }
+  /** A local file, looped in real time: for rehearsals. */
+  | { kind: 'file', path: string }
+  /** RTMP push: the origin listens on `listen` (host:port); publishers use `rtmp://host:port/live/<key>`. */
+  | { kind: 'rtmp', listen: string, key: string }
+  /** SRT: listen for a caller on `address` or call a listener there; `passphrase` turns on encryption. */
+  | { kind: 'srt', mode: 'listener' | 'caller', address: string, passphrase?: string }
+  /** MPEG-TS over UDP received on `listen`; a multicast group address (224.0.0.0/4) is joined. */
+  | { kind: 'udp', listen: string }
+  /** MPEG-TS over TCP: the origin listens on `listen` for one sender at a time. */
+  | { kind: 'tcp', listen: string }
+  /** Pull a live MPEG-TS stream over HTTP(S). */
+  | { kind: 'http', url: string }
+
+export type InputKind = StreamInput['kind']
+export const INPUT_KINDS: readonly InputKind[] = ['test-pattern', 'file', 'rtmp', 'srt', 'udp', 'tcp', 'http']
+
+export interface InputContext {
+  room: string
+  /** Size of the top rendition: the pattern is generated at it, so no rendition is upscaled. */
+  width: number
+  height: number
+  frameRate: number
+  /** When ffmpeg starts; the burned-in clock counts on from here. */
+  now: Date
+  /** A TrueType font for drawtext, or undefined to run without burned-in text. */
+  font: string | undefined
+  /** For rtmp: the loopback port ffmpeg listens on behind the stream-key gate. */
+  rtmpInternalPort?: number
+}
+
+/** The input half of an ffmpeg command: `-i` arguments plus where the video and audio come out. */
+export interface PreparedInput {
+  args: string[]
+  /** Filtergraph pad of the video stream, e.g. `[0:v]`. */
+  videoPad: string
+  /** Filters applied to the video before it is split into renditions. */
+  videoFilters: string[]
+  /** `-map` specifier of the audio stream, mapped once per rendition. */
+  audioMap: string
+  description: string
+}
+
+/** A network read that stalls this long ends the run, so a vanished sender means a restart. */
+export const READ_TIMEOUT_US = 5_000_000
+/** SRT passphrases: libsrt takes 10 to 79 characters (ffmpeg 5.1 documents at most 64). */
+const SRT_PASSPHRASE = /^[\x21-\x7e]{10,64}$/
+/** Stream keys travel in an RTMP path: keep them URL-safe and short enough for one RTMP chunk. */
+export const STREAM_KEY = /^[A-Za-z0-9_-]{8,64}$/
+
+/** Whether ffmpeg waits for a sender to connect: such inputs restart quickly and show "waiting for signal". */
+export function isListening (input: StreamInput): boolean {
+  return input.kind === 'rtmp' || input.kind === 'udp' || input.kind === 'tcp' || (input.kind === 'srt' && input.mode === 'listener')
+}
+
+/** `host:port` into URL form (`[::1]:9000` stays bracketed). */
+function splitAddress (address: string): { host: string, port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s/?#@]+)):(\d{1,5})$/.exec(address)
+  const port = Number(match?.[3])
+  if (match === null || port < 1 || port > 65535) throw new Error(`invalid address "${address}": use host:port, e.g. 0.0.0.0:1935`)
+  return { host: match[1] ?? match[2] ?? '', port }
+}
+
+function urlHost (host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}
+
+function isMulticast (host: string): boolean {
+  const first = Number(host.split('.')[0])
+  return /^\d+\.\d+\.\d+\.\d+$/.test(host) ? first >= 224 && first <= 239 : /^ff/i.test(host)
+}
+
+/**
+ * Checks an input descriptor and throws an error that names the field and the fix. Config files and
+ * `--input` URLs both end up here, so what ffmpeg is given has always been checked.
+ */
+export function assertStreamInput (input: StreamInput): StreamInput {
+  switch (input.kind) {
+    case 'test-pattern': return input
+    case 'file':
+      if (input.path.trim() === '') throw new Error('input.path is empty: give the path of a video file with audio, e.g. talk.mp4')
+      return input
+    case 'rtmp':
+      splitAddress(input.listen)
+      if (!STREAM_KEY.test(input.key)) throw new Error('input.key is not a usable stream key: use 8 to 64 letters, digits, "-" or "_"')
+      return input
+    case 'srt':
+      if (input.mode !== 'listener' && input.mode !== 'caller') throw new Error(`input.mode "${String(input.mode)}" is not an SRT mode: use listener or caller`)
+      splitAddress(input.address)
+      if (input.passphrase !== undefined && !SRT_PASSPHRASE.test(input.passphrase)) {
+        throw new Error('input.passphrase is not a usable SRT passphrase: use 10 to 64 printable characters without spaces')
+      }
+      return input
+    case 'udp':
+    case 'tcp':
+      splitAddress(input.listen)
+      return input
+    case 'http': {
+      let url: URL
+      try {
+        url = new URL(input.url)
+      } catch {
+        throw new Error(`input.url "${input.url}" is not a URL: use e.g. http://encoder.local:8000/stream.ts`)
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`input.url "${input.url}" must start with http:// or https://`)
+      return input
+    }
+    default:
+      // Callers from plain JavaScript can pass anything.
+      throw new Error(`input.kind ${JSON.stringify((input as { kind: unknown }).kind)} is unknown: use one of ${INPUT_KINDS.join(', ')}`)
+  }
+}
+
+/** The path of a `file://` URL, or an error that says what a file URL looks like. */
+function filePath (value: string): string {
+  try {
+    return fileURLToPath(value)
+  } catch (err) {
+    throw new Error(`invalid --input "${value}": ${(err as Error).message}; use file:///absolute/path.ts or file:<path>`)
+  }
+}
+
+/**
+ * Parses the `--input` flag: `test-pattern`, `file:<path>`, `rtmp://<host:port>/live/<key>`,
+ * `srt://<host:port>?mode=listener|caller&passphrase=<p>`, `udp://<host:port>`, `tcp://<host:port>`,
+ * or an `http(s)://` URL.
+ */
+export function parseInputUrl (value: string): StreamInput {
+  if (value === 'test-pattern') return { kind: 'test-pattern' }
+  if (value.startsWith('file:')) return assertStreamInput({ kind: 'file', path: value.startsWith('file://') ? filePath(value) : value.slice(5) })
+  const scheme = /^([a-z]+):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?$/.exec(value)
+  if (scheme === null) throw new Error(`invalid --input "${value}": use test-pattern, file:<path>, or an rtmp://, srt://, udp://, tcp://, http:// URL`)
+  const [, protocol, address = '', path = '', query = ''] = scheme
+  const params = new URLSearchParams(query)
+  switch (protocol) {
+    case 'rtmp': {
+      const key = /^\/live\/([^/]+)$/.exec(path)?.[1]
+      if (key === undefined) throw new Error(`invalid --input "${value}": an RTMP input is rtmp://<listen host:port>/live/<stream key>`)
+      return assertStreamInput({ kind: 'rtmp', listen: address, key })
+    }
+    case 'srt': {
+      const mode = params.get('mode') ?? 'caller'
+      if (mode !== 'listener' && mode !== 'caller') throw new Error(`invalid --input "${value}": mode must be listener or caller`)
+      const passphrase = params.get('passphrase') ?? undefined
+      return assertStreamInput(passphrase === undefined ? { kind: 'srt', mode, address } : { kind: 'srt', mode, address, passphrase })
+    }
+    case 'udp':
+    case 'tcp':
+      return assertStreamInput({ kind: protocol, listen: address })
+    case 'http':
+    case 'https':
+      return assertStreamInput({ kind: 'http', url: value })
+    default:
+      throw new Error(`invalid --input "${value}": unknown scheme ${protocol}://, use rtmp, srt, udp, tcp or http(s)`)
+  }
+}
+
+/** Where the input comes from, without secrets: for logs and /status. */
+export function describeInput (input: StreamInput): string {
+  switch (input.kind) {
+    case 'test-pattern': return 'test pattern'
+    case 'file': return `file ${input.path} (looped)`
+    case 'rtmp': return `RTMP listening on ${input.listen} (stream key required)`
+    case 'srt': return `SRT ${input.mode} ${input.mode === 'listener' ? 'on' : 'to'} ${input.address}${input.passphrase === undefined ? '' : ' (encrypted)'}`
+    case 'udp': return `MPEG-TS over UDP on ${input.listen}${isMulticast(splitAddress(input.listen).host) ? ' (multicast)' : ''}`
+    case 'tcp': return `MPEG-TS over TCP listening on ${input.listen}`
+    case 'http': {
+      const url = new URL(input.url)
+      return `HTTP pull from ${url.origin}${url.pathname}`
+    }
+  }
+}
+
+/**
+ * Fonts Debian's ffmpeg pulls in (fonts-dejavu-core), then the copy shipped by the `dejavu-fonts-ttf`
+ * package for machines with no system fonts; monospace first so the clock does not jitter.
+ */
+const FONT_CANDIDATES = [
+  '/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf',
+  '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+  fileURLToPath(import.meta.resolve('dejavu-fonts-ttf/ttf/DejaVuSansMono.ttf'))
+]
+
+export async function findFont (candidates: readonly string[] = FONT_CANDIDATES): Promise<string | undefined> {
+  for (const path of candidates) {
+    try {
+      await access(path)
+      return path
+    } catch {}
+  }
+  return undefined
+}
+
+/** Seconds since local midnight, with milliseconds: the offset that makes `pts:hms` show the time of day. */
+export function secondsSinceMidnight (now: Date): number {
+  const midnight = new Date(now)
+  midnight.setHours(0, 0, 0, 0)
+  return (now.getTime() - midnight.getTime()) / 1000
+}
+
+function testPattern (ctx: InputContext): PreparedInput {
+  const { width, height, frameRate } = ctx
+  const videoFilters: string[] = []
+  if (ctx.font !== undefined) {
+    // With -re, pts advances in real time, so pts plus the start's time of day is a wall clock with
+    // milliseconds (drawtext's localtime has only seconds). Room slugs and the font paths above hold
+    // no filtergraph metacharacters, so nothing needs escaping.
+    const fontSize = Math.max(12, Math.round(height / 15))
+    videoFilters.push(`drawtext=fontfile=${ctx.font}:text='${ctx.room}  %{pts\\:hms\\:${secondsSinceMidnight(ctx.now).toFixed(3)}}'` +
+      `:fontsize=${fontSize}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=${Math.round(fontSize / 4)}` +
+      `:x=(w-text_w)/2:y=h/12`)
+  }
+  return {
+    args: [
+      '-re', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${frameRate}`,
+      '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'
+    ],
+    videoPad: '[0:v]',
+    videoFilters,
+    audioMap: '1:a',
+    description: `test pattern ${width}x${height}@${frameRate}${ctx.font === undefined ? '' : ' with clock'}`
+  }
+}
+
+/** The `-i` arguments that read a network or file input; the first video and first audio stream are used. */
+function inputArgs (input: Exclude<StreamInput, { kind: 'test-pattern' }>, ctx: InputContext): string[] {
+  switch (input.kind) {
+    case 'file':
+      return ['-stream_loop', '-1', '-re', '-i', input.path]
+    case 'rtmp':
+      if (ctx.rtmpInternalPort === undefined) throw new Error('the RTMP gate is not running')
+      // ffmpeg's RTMP listener accepts any stream name (it only warns), so it listens on loopback
+      // behind the gate, which checks the key before a publisher reaches it.
+      return ['-listen', '1', '-i', `rtmp://127.0.0.1:${ctx.rtmpInternalPort}/live/${placeholderName(input.key)}`]
+    case 'srt': {
+      const { host, port } = splitAddress(input.address)
+      const params = new URLSearchParams({ mode: input.mode })
+      if (input.passphrase !== undefined) params.set('passphrase', input.passphrase)
+      return ['-i', `srt://${urlHost(host)}:${port}?${params.toString()}`]
+    }
+    case 'udp': {
+      const { host, port } = splitAddress(input.listen)
+      // A big receive ring and overrun_nonfatal: a burst must not kill the run; timeout ends it when the sender stops.
+      return ['-i', `udp://${urlHost(host)}:${port}?fifo_size=1000000&overrun_nonfatal=1&timeout=${READ_TIMEOUT_US}`]
+    }
+    case 'tcp': {
+      const { host, port } = splitAddress(input.listen)
+      return ['-i', `tcp://${urlHost(host)}:${port}?listen=1&timeout=${READ_TIMEOUT_US}`]
+    }
+    case 'http':
+      return ['-rw_timeout', String(READ_TIMEOUT_US), '-i', input.url]
+  }
+}
+
+export function prepareInput (input: StreamInput, ctx: InputContext): PreparedInput {
+  if (input.kind === 'test-pattern') return testPattern(ctx)
+  return {
+    args: inputArgs(input, ctx),
+    videoPad: '[0:v:0]',
+    videoFilters: [],
+    audioMap: '0:a:0',
+    description: describeInput(input)
+  }
+}

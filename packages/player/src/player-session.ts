@@ -1,0 +1,463 @@
+/**
+ * One player's playback: hls.js with the relay-failover loaders attached to a video element, and the
+ * state the viewer sees (connecting, live, buffering, waiting for signal, ended, offline) worked out
+ * from hls.js and media events. It dispatches `hivecast:state` and `hivecast:stats` on the player's
+ * root element.
+ */
+// The light build: MPEG-TS/fMP4 with muxed H.264/AAC is all a room stream carries; no EME, subtitles
+// or alternate audio, for a third less script.
+import Hls from 'hls.js/light'
+import type { ErrorData, Level } from 'hls.js'
+import { hasWebCryptoDigest, isDirectoryCid, isRoomSlug } from '@hivecast/shared'
+import { AnnouncementBook } from './announcement-book.ts'
+import { createPlaylistLoader } from './playlist-loader.ts'
+import type { PlaylistTrustCounters } from './playlist-loader.ts'
+import { RelayPool } from './relay-pool.ts'
+import { SegmentLedger } from './segment-ledger.ts'
+import type { PlaybackStats, PlayerState, PlayerStats } from './segment-ledger.ts'
+import { createSegmentLoader, PEERS_SOURCE } from './segment-loader.ts'
+import { loadPeerSource } from './peer-source.ts'
+import type { PeerSource, PeerStats } from './peer-source.ts'
+
+export interface PlayerOptions {
+  /** The room's slug, e.g. `janson`. */
+  room: string
+  /** Relay base URLs, e.g. `https://relay.example.org`, in the page's order of preference. */
+  relays: string[]
+  /**
+   * The room's public key (libp2p peer id), or its keys separated by spaces when a hot-standby origin
+   * signs too. When given, only playlist entries backed by announcements signed with one of them are
+   * played; without it the player trusts the relays' playlists (CIDs still checked).
+   */
+  roomKey?: string
+  /** Start playing as soon as the stream is ready (default true). */
+  autoplay?: boolean
+  /** Start muted (default true: browsers block autoplay with sound). */
+  muted?: boolean
+  /**
+   * `off`: fetch from relays only and never load the viewer-to-viewer code. Default `on`: share
+   * segments with other viewers of the room over WebRTC (recordings always play from relays).
+   */
+  p2p?: 'on' | 'off'
+  /** Play this recording of the room instead of the live stream. */
+  recording?: RecordingSelection
+}
+
+/**
+ * A recording to play: its directory CID (as the room's signed `recording` announcement names it) and
+ * optionally a cut by program-date-time, in ms since the epoch. Relays that pin recordings serve it as
+ * a VOD playlist at `/hls/recordings/<cid>/master.m3u8?from=&to=`; every segment is still checked
+ * against its CID, as live.
+ */
+export interface RecordingSelection {
+  cid: string
+  from?: number
+  to?: number
+}
+
+/** The path (below a relay's base URL) of a recording's master playlist, with the cut if any. */
+export function recordingPlaylistPath (recording: RecordingSelection): string {
+  const cut = new URLSearchParams()
+  if (recording.from !== undefined) cut.set('from', String(Math.floor(recording.from)))
+  if (recording.to !== undefined) cut.set('to', String(Math.ceil(recording.to)))
+  const query = cut.toString()
+  return `hls/recordings/${recording.cid}/master.m3u8${query === '' ? '' : `?${query}`}`
+}
+
+export interface PlayerHandle {
+  /** A snapshot of what the player fetched, verified and rejected. */
+  stats: () => PlayerStats
+  /** Stops playback. From `mountPlayer` it also removes the player; a `Player` stays until unmounted. */
+  destroy: () => void
+}
+
+/** What the viewer is told. `retry` is set when pressing Retry could help. */
+export interface PlayerView {
+  state: PlayerState
+  message: string
+  retry: boolean
+}
+
+export interface PlayerStateEventDetail {
+  state: PlayerState
+  message: string
+}
+
+/** How long the player waits before it tries a room again after it could not load it. */
+const RETRY_AFTER_MS = 10_000
+/** A live playlist that has not grown for this many target durations (and at least 6 s): no signal. */
+const STALL_TARGET_DURATIONS = 3
+const MIN_STALL_MS = 6_000
+
+/** One rendition in the quality menu. */
+export interface QualityOption {
+  /** hls.js level index. */
+  index: number
+  label: string
+}
+
+/** Stats before anything played (also what a removed player reports when it never ran). */
+export function emptyStats (state: PlayerState = 'connecting'): PlayerStats {
+  return {
+    state,
+    latencyMs: null,
+    bufferSeconds: 0,
+    bitrate: null,
+    bandwidthEstimate: null,
+    rendition: null,
+    auto: true,
+    announcementsVerified: 0,
+    announcementsRefused: 0,
+    entriesRejected: 0,
+    keyChecked: false,
+    hashing: hasWebCryptoDigest() ? 'webcrypto' : 'js',
+    p2p: 'off',
+    peers: noPeers(),
+    segmentsVerified: 0,
+    segmentsRejected: 0,
+    bytesBySource: {},
+    segments: []
+  }
+}
+
+/** `360p`, or `360p AV1` for an AV1 rendition beside H.264 ones of the same height. */
+function levelLabel (level: Level): string {
+  const size = level.height > 0 ? `${level.height}p` : level.name ?? `${Math.round(level.bitrate / 1000)} kb/s`
+  return level.videoCodec?.startsWith('av01') === true ? `${size} AV1` : size
+}
+
+function noPeers (): PeerStats {
+  return { peers: 0, uploadedBytes: 0, uploadedSegments: 0, rejectedPeers: 0, badMessages: 0 }
+}
+
+export class PlayerSession {
+  readonly #video: HTMLVideoElement
+  readonly #root: HTMLElement
+  readonly #options: PlayerOptions
+  readonly #onView: (view: PlayerView) => void
+  readonly #pool: RelayPool
+  readonly #ledger: SegmentLedger
+  readonly #book: AnnouncementBook | undefined
+  readonly #trust: PlaylistTrustCounters = { entriesRejected: 0 }
+  readonly #media = new AbortController()
+  /** When the live playlist last grew (performance.now()), and its newest sequence number then. */
+  #lastGrowth = 0
+  #newestSeq = -1
+  #targetDuration = 1
+  #ticker: ReturnType<typeof setInterval> | undefined
+  #hls: Hls | undefined
+  #view: PlayerView
+  #played = false
+  #mediaRecoveries = 0
+  #retryTimer: ReturnType<typeof setTimeout> | undefined
+  #destroyed = false
+  #p2p: PlaybackStats['p2p'] = 'off'
+  #swarm: PeerSource | undefined
+
+  constructor (video: HTMLVideoElement, root: HTMLElement, options: PlayerOptions, onView: (view: PlayerView) => void) {
+    this.#video = video
+    this.#root = root
+    this.#options = options
+    this.#onView = onView
+    this.#pool = new RelayPool({ relays: options.relays })
+    // Signed windows cover live segments only; a recording's CID was checked by the page that chose it.
+    const keys = (options.roomKey ?? '').split(/\s+/).filter(key => key !== '')
+    this.#book = keys.length === 0 || options.recording !== undefined ? undefined : new AnnouncementBook(options.room, keys)
+    this.#ledger = new SegmentLedger(() => { this.#emitStats() })
+    this.#view = { state: 'connecting', message: `Connecting to ${options.room}…`, retry: false }
+    video.muted = options.muted ?? true
+    this.#listenToMedia()
+    this.#announce()
+    this.#start()
+    this.#ticker = setInterval(() => { this.#checkSignal() }, 1000)
+    if ((options.p2p ?? 'on') === 'on' && options.recording === undefined && isRoomSlug(options.room)) this.#startSwarm()
+  }
+
+  get view (): PlayerView {
+    return this.#view
+  }
+
+  stats (): PlayerStats {
+    return { ...this.#playback(), ...this.#ledger.snapshot() }
+  }
+
+  /** The renditions on offer, best first, once the master playlist is in. */
+  qualities (): QualityOption[] {
+    const levels = this.#hls?.levels ?? []
+    return levels
+      .map((level, index) => ({ index, label: levelLabel(level), bitrate: level.bitrate }))
+      .sort((a, b) => b.bitrate - a.bitrate)
+      .map(({ index, label }) => ({ index, label }))
+  }
+
+  /** -1 when the player picks the rendition, else the hls.js level index the viewer chose. */
+  get quality (): number {
+    const hls = this.#hls
+    return hls === undefined || hls.autoLevelEnabled ? -1 : hls.nextLevel
+  }
+
+  /** Picks a rendition (-1: automatic). Switches at the next segment, so playback does not stall. */
+  setQuality (index: number): void {
+    const hls = this.#hls
+    if (hls === undefined || index < -1 || index >= hls.levels.length) return
+    hls.nextLevel = index
+  }
+
+  /** True when the playhead is more than a few segments behind the live edge. */
+  get behindLive (): boolean {
+    const sync = this.#hls?.liveSyncPosition
+    return typeof sync === 'number' && this.#video.currentTime < sync - Math.max(3, 2 * this.#targetDuration)
+  }
+
+  /** Jumps to the live edge (where hls.js would start a live stream now). */
+  goLive (): void {
+    const sync = this.#hls?.liveSyncPosition
+    if (typeof sync === 'number') this.#video.currentTime = sync
+    if (this.#video.paused) this.play()
+  }
+
+  #playback (): PlaybackStats {
+    const hls = this.#hls
+    const playing = hls?.playingDate ?? null
+    const bufferSeconds = this.#bufferAhead()
+    const level = hls === undefined || hls.currentLevel < 0 ? undefined : hls.levels[hls.currentLevel]
+    const estimate = hls?.bandwidthEstimate
+    return {
+      state: this.#view.state,
+      latencyMs: playing === null || !this.#played ? null : Date.now() - playing.getTime(),
+      bufferSeconds: Math.round(bufferSeconds * 10) / 10,
+      bitrate: level?.bitrate ?? null,
+      bandwidthEstimate: estimate === undefined || !Number.isFinite(estimate) ? null : Math.round(estimate),
+      rendition: level === undefined ? null : levelLabel(level),
+      auto: hls?.autoLevelEnabled ?? true,
+      announcementsVerified: this.#book?.verified ?? 0,
+      announcementsRefused: this.#book?.refused ?? 0,
+      entriesRejected: this.#trust.entriesRejected,
+      keyChecked: this.#book !== undefined,
+      hashing: hasWebCryptoDigest() ? 'webcrypto' : 'js',
+      p2p: this.#p2p,
+      peers: this.#swarm?.stats() ?? noPeers()
+    }
+  }
+
+  #emitStats (): void {
+    this.#root.dispatchEvent(new CustomEvent('hivecast:stats', { detail: this.stats(), bubbles: true, composed: true }))
+  }
+
+  /** Seconds buffered ahead of the playhead. */
+  #bufferAhead (): number {
+    const video = this.#video
+    for (let i = 0; i < video.buffered.length; i++) {
+      if (video.buffered.start(i) <= video.currentTime + 0.1 && video.buffered.end(i) > video.currentTime) {
+        return video.buffered.end(i) - video.currentTime
+      }
+    }
+    return 0
+  }
+
+  /** Loads the viewer swarm's chunk; without it (or until it runs) segments come from relays. */
+  #startSwarm (): void {
+    this.#p2p = 'starting'
+    const stats = (): void => { this.#emitStats() }
+    loadPeerSource({
+      room: this.#options.room,
+      relays: [...this.#pool.relays],
+      received: () => {
+        const bySource = this.#ledger.snapshot().bytesBySource
+        const peers = bySource[PEERS_SOURCE] ?? 0
+        return { relays: Object.values(bySource).reduce((a, b) => a + b, 0) - peers, peers }
+      },
+      onChange: stats,
+      log: line => { console.debug(`hivecast p2p: ${line}`) }
+    }).then(swarm => {
+      if (this.#destroyed) {
+        swarm.stop()
+        return
+      }
+      this.#swarm = swarm
+      this.#p2p = 'on'
+      stats()
+    }, (error: unknown) => {
+      if (this.#destroyed) return
+      this.#p2p = 'unavailable'
+      console.info(`hivecast: sharing with other viewers is unavailable, playing from relays only: ${error instanceof Error ? error.message : String(error)}`)
+      stats()
+    })
+  }
+
+  /** Drops the current attempt and loads the room again from the best relay. */
+  retry (): void {
+    if (this.#destroyed) return
+    this.#stopHls()
+    this.#played = false
+    this.#mediaRecoveries = 0
+    this.#setView('connecting', `Connecting to ${this.#options.room}…`)
+    this.#start()
+  }
+
+  /** Starts playback after the browser refused to autoplay. */
+  play (): void {
+    this.#video.play().catch((error: unknown) => { this.#playRefused(error) })
+  }
+
+  destroy (): void {
+    this.#destroyed = true
+    clearInterval(this.#ticker)
+    this.#stopHls()
+    this.#swarm?.stop()
+    this.#media.abort()
+    this.#video.removeAttribute('src')
+    this.#video.load()
+  }
+
+  #start (): void {
+    const { room, recording } = this.#options
+    if (recording !== undefined && !isDirectoryCid(recording.cid)) {
+      this.#setView('error', `"${recording.cid.slice(0, 80)}" is not a recording's CID (a CIDv1 UnixFS directory). Check the link you followed.`)
+      return
+    }
+    if (!isRoomSlug(room)) {
+      this.#setView('error', `"${room}" is not a room name (lowercase letters, digits and dashes). Check the link you followed.`)
+      return
+    }
+    const first = this.#pool.order()[0]
+    if (first === undefined) {
+      this.#setView('error', 'No relay address is configured for this player. The page needs at least one http(s) relay URL.')
+      return
+    }
+    if (!Hls.isSupported()) {
+      this.#setView('error', 'This browser cannot play this stream (it lacks Media Source Extensions). Try a current Firefox, Chrome, Edge or Safari.')
+      return
+    }
+    const hls = new Hls({
+      pLoader: createPlaylistLoader(this.#pool, this.#book, this.#trust),
+      fLoader: createSegmentLoader(this.#pool, this.#ledger, this.#book, {
+        source: () => this.#swarm,
+        bufferAhead: () => this.#bufferAhead(),
+        newestSeq: () => this.#newestSeq
+      }),
+      // The ESM build has no inline worker; 1 s TS segments transmux cheaply on the main thread.
+      enableWorker: false,
+      lowLatencyMode: false,
+      backBufferLength: 30
+    })
+    this.#hls = hls
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      if (this.#options.autoplay ?? true) this.play()
+      else this.#setView('paused', 'Press play to start watching.')
+    })
+    hls.on(Hls.Events.ERROR, (_event, data) => { this.#onHlsError(hls, data) })
+    hls.on(Hls.Events.LEVEL_UPDATED, (_event, data) => {
+      const details = data.details
+      this.#targetDuration = details.targetduration
+      if (details.endSN > this.#newestSeq) {
+        this.#newestSeq = details.endSN
+        this.#lastGrowth = performance.now()
+        if (this.#view.state === 'no-signal' && this.#played) this.#setView('buffering', 'Buffering: the signal is back, loading the next segment…')
+      }
+    })
+    hls.attachMedia(this.#video)
+    this.#lastGrowth = performance.now()
+    hls.loadSource(`${first}/${recording === undefined ? `hls/${room}/master.m3u8` : recordingPlaylistPath(recording)}`)
+  }
+
+  /** Buffering for longer than the origin takes to send a segment means the signal is gone, not slow. */
+  #checkSignal (): void {
+    // A recording does not grow: a slow segment is just slow.
+    if (this.#destroyed || this.#view.state !== 'buffering' || this.#options.recording !== undefined) return
+    const quiet = performance.now() - this.#lastGrowth
+    if (quiet > Math.max(MIN_STALL_MS, STALL_TARGET_DURATIONS * this.#targetDuration * 1000)) {
+      this.#setView('no-signal', `Waiting for signal: the room's origin has sent nothing new for ${Math.round(quiet / 1000)} s. Playback resumes by itself when it does.`)
+    }
+  }
+
+  #stopHls (): void {
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    this.#hls?.destroy()
+    this.#hls = undefined
+  }
+
+  #listenToMedia (): void {
+    const video = this.#video
+    const signal = this.#media.signal
+    video.addEventListener('playing', () => {
+      this.#played = true
+      this.#setView('live', this.#options.recording === undefined ? 'Live' : 'Playing the recording')
+    }, { signal })
+    video.addEventListener('waiting', () => {
+      if (this.#view.state === 'error' || this.#view.state === 'offline' || this.#view.state === 'no-signal') return
+      if (this.#played) this.#setView('buffering', 'Buffering: waiting for the next segment from the relays…')
+      else this.#setView('connecting', `Connecting to ${this.#options.room}…`)
+    }, { signal })
+    video.addEventListener('pause', () => {
+      if (this.#view.state === 'error' || video.ended) return
+      this.#setView('paused', 'Paused. Press play to continue.')
+    }, { signal })
+    video.addEventListener('ended', () => {
+      this.#setView('ended', this.#options.recording === undefined ? 'The stream has ended. Thank you for watching.' : 'End of the recording.')
+    }, { signal })
+  }
+
+  #playRefused (error: unknown): void {
+    if (this.#destroyed) return
+    // Sound is what browsers refuse to autoplay; start muted rather than not at all.
+    if (error instanceof DOMException && error.name === 'NotAllowedError' && !this.#video.muted) {
+      this.#video.muted = true
+      this.#video.play().catch(() => { this.#setView('paused', 'Press play to start watching.') })
+      return
+    }
+    if (error instanceof DOMException && error.name === 'AbortError') return
+    this.#setView('paused', 'Press play to start watching.')
+  }
+
+  #onHlsError (hls: Hls, data: ErrorData): void {
+    if (this.#destroyed || hls !== this.#hls) return
+    if (!data.fatal) {
+      if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR && this.#played) {
+        this.#setView('buffering', 'Buffering: waiting for the next segment from the relays…')
+      }
+      return
+    }
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR && this.#mediaRecoveries < 2) {
+      this.#mediaRecoveries++
+      hls.recoverMediaError()
+      return
+    }
+    const room = this.#options.room
+    const relays = this.#pool.relays.length
+    let state: PlayerState = 'error'
+    let message: string
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+      message = 'The video could not be decoded. Reload the page, or try another browser.'
+    } else if (this.#options.recording !== undefined && data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR && data.response?.code === 404) {
+      message = `This recording is not on ${relays === 1 ? 'its relay' : `any of its ${relays} relays`}: only relays that pin recordings (--archive) serve them, once they have fetched it. Try again in a minute.`
+    } else if (data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR && (data.response?.code === 404 || data.response?.code === 503)) {
+      state = 'no-signal'
+      message = `Waiting for signal: room ${room} is not on air on ${relays === 1 ? 'its relay' : `any of its ${relays} relays`} yet. Checking again every ${RETRY_AFTER_MS / 1000} s; keep this page open.`
+    } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+      state = 'offline'
+      message = `Offline: no relay delivered the stream (${relays === 1 ? 'one relay' : `${relays} relays`} tried). Check your connection; trying again in ${RETRY_AFTER_MS / 1000} s.`
+    } else {
+      message = `Playback stopped (${data.details}). Press Retry, or reload the page.`
+    }
+    this.#setView(state, message, true)
+    this.#stopHls()
+    if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+      this.#retryTimer = setTimeout(() => { this.retry() }, RETRY_AFTER_MS)
+    }
+  }
+
+  #setView (state: PlayerState, message: string, retry = false): void {
+    if (this.#destroyed) return
+    const changed = state !== this.#view.state || message !== this.#view.message
+    this.#view = { state, message, retry }
+    if (changed) this.#announce()
+  }
+
+  #announce (): void {
+    this.#onView(this.#view)
+    const detail: PlayerStateEventDetail = { state: this.#view.state, message: this.#view.message }
+    this.#root.dispatchEvent(new CustomEvent('hivecast:state', { detail, bubbles: true, composed: true }))
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The hls.js fragment loader (`fLoader`). A segment URL is `/ipfs/<cid>` on whichever relay served the
+ * playlist; the CID, not the URL, is what matters. The loader asks the relays in order of preference
+ * for `<relay>/ipfs/<cid>?format=raw`, hashes what comes back, and hands hls.js only bytes whose
+ * SHA-256 is the CID's digest. A relay that errs, stalls or sends other bytes is skipped for the next.
+ *
+ * With other viewers connected (`peers`), a segment a viewer holds is asked of it first, with a short
+ * timeout, unless the segment is at the live edge and the buffer is thin; a fresh segment nobody holds
+ * yet is waited for a small random time when the buffer allows, so one viewer fetches it from a relay
+ * and the others take it from that viewer. Peer bytes are verified like relay bytes; a relay is always
+ * the fallback.
+ */
+import { MAX_RAW_BLOCK, RAW_CODEC, SHA2_256, tryParseCid, verifyRawBlock } from '@hivecast/shared'
+import type { FragmentLoaderConstructor, FragmentLoaderContext, HlsConfig } from 'hls.js'
+import type { AnnouncementBook } from './announcement-book.ts'
+import { renditionOfPath } from './playlist-loader.ts'
+import { RelayLoader } from './relay-loader.ts'
+import type { LoadOutcome } from './relay-loader.ts'
+import { cidFromUrl } from './relay-pool.ts'
+import type { RelayPool } from './relay-pool.ts'
+import type { SegmentLedger } from './segment-ledger.ts'
+import type { PeerSource } from './peer-source.ts'
+
+/** What the loader needs to know to decide whether other viewers may serve a segment. */
+export interface PeerAssist {
+  /** The swarm, once loaded and started; undefined while it is not (or with P2P off). */
+  source: () => PeerSource | undefined
+  /** Seconds of media buffered ahead of the playhead. */
+  bufferAhead: () => number
+  /** The newest media sequence number of the live playlist (-1 before one loaded). */
+  newestSeq: () => number
+}
+
+/** The `bytesBySource` key for bytes that came from other viewers. */
+export const PEERS_SOURCE = 'peers'
+/** Below this much buffer, a segment at the live edge goes to a relay at once. */
+const COMFORTABLE_BUFFER_S = 1.5
+/** What must be left in the buffer when a peer attempt gives up and a relay is asked instead. */
+const RELAY_RESERVE_S = 0.8
+/** The longest random wait for another viewer to fetch a fresh segment first. */
+const MAX_PEER_WAIT_MS = 1200
+/** Bounds for one attempt at a viewer. */
+const PEER_TIMEOUT_MS = { min: 400, max: 2000 }
+
+/**
+ * An `fLoader` class bound to one player's relays and ledger (hls.js constructs loaders itself,
+ * with only its config, so the shared state comes in through the closure). With the room's
+ * announcements (`book`), a CID no announcement signed by the room key names is not fetched at all.
+ */
+export function createSegmentLoader (pool: RelayPool, ledger: SegmentLedger, book?: AnnouncementBook, peers?: PeerAssist): FragmentLoaderConstructor {
+  return class SegmentLoader extends RelayLoader<FragmentLoaderContext> {
+    constructor (_config: HlsConfig) {
+      super()
+    }
+
+    protected async run (context: FragmentLoaderContext): Promise<LoadOutcome> {
+      const cid = cidFromUrl(context.url)
+      const parsed = cid === undefined ? undefined : tryParseCid(cid)
+      if (cid === undefined || parsed === undefined) {
+        // 4xx: hls.js does not retry; no relay can make an unaddressed segment verifiable.
+        return { kind: 'error', code: 400, text: `segment URL ${context.url} has no /ipfs/<cid> path, so its bytes cannot be verified; the relay's playlist is not a Hivecast playlist` }
+      }
+      if (parsed.code !== RAW_CODEC || parsed.multihash.code !== SHA2_256) {
+        return { kind: 'error', code: 415, text: `segment ${cid} is not a raw sha2-256 block; this player verifies only single-block segments (keep segments under 1 MiB)` }
+      }
+      if (book !== undefined) {
+        const base: unknown = context.frag.baseurl
+        const playlist = typeof base === 'string' ? pool.locate(base) : undefined
+        const rendition = playlist === undefined ? undefined : renditionOfPath(playlist.path)
+        if (!book.knows(cid, rendition)) {
+          return { kind: 'error', code: 403, text: `segment ${cid} is not in any announcement signed by the room key for ${rendition ?? 'this room'}; it is not fetched` }
+        }
+      }
+      const swarm = peers?.source()
+      // An fMP4 init section (sn 'initSegment') is a few KiB, wanted at once: straight to a relay.
+      if (peers !== undefined && swarm !== undefined && swarm.peers() > 0 && typeof context.frag.sn === 'number') {
+        const fromPeer = await this.#fromPeers(swarm, peers, cid, parsed, context)
+        if (this.cancelled) return { kind: 'error', code: 0, text: 'aborted' }
+        if (fromPeer !== undefined) return fromPeer
+      }
+      const failures: string[] = []
+      let timeouts = 0
+      for (const relay of pool.order()) {
+        const started = performance.now()
+        const result = await this.attempt(pool.blockUrl(relay, cid), 'arraybuffer', MAX_RAW_BLOCK, {
+          headers: { accept: 'application/vnd.ipld.raw' }
+        })
+        if (this.cancelled) return { kind: 'error', code: 0, text: 'aborted' }
+        if (!result.ok) {
+          pool.failed(relay)
+          if (result.timedOut) timeouts++
+          failures.push(`${relay} ${result.text}`)
+          continue
+        }
+        const bytes = new Uint8Array(result.data)
+        const verified = await verifyRawBlock(parsed, bytes)
+        if (this.cancelled) return { kind: 'error', code: 0, text: 'aborted' }
+        ledger.record({ cid, source: relay, bytes: bytes.byteLength, verified, ms: Math.round(performance.now() - started) })
+        if (!verified) {
+          pool.rejected(relay)
+          failures.push(`${relay} sent ${bytes.byteLength} bytes that do not match the CID`)
+          continue
+        }
+        pool.delivered(relay, performance.now() - started)
+        swarm?.hold(cid, bytes)
+        return { kind: 'success', url: context.url, data: byteRange(result.data, context), bytes: bytes.byteLength, firstByte: result.firstByte }
+      }
+      const tried = failures.join('; ')
+      if (failures.length > 0 && timeouts === failures.length) return { kind: 'timeout', text: tried }
+      // 502 so hls.js retries later: a relay that has not fetched the segment yet may have it soon.
+      return { kind: 'error', code: 502, text: `no relay delivered a verified copy of segment ${cid}: ${tried || 'no relays configured'}` }
+    }
+
+    /** The segment from another viewer, verified, or undefined when the relays should be asked. */
+    async #fromPeers (swarm: PeerSource, assist: PeerAssist, cid: string, parsed: NonNullable<ReturnType<typeof tryParseCid>>, context: FragmentLoaderContext): Promise<LoadOutcome | undefined> {
+      const started = performance.now()
+      const buffer = assist.bufferAhead()
+      const sn = context.frag.sn
+      const atLiveEdge = typeof sn === 'number' && sn >= assist.newestSeq() - 1
+      const spare = buffer - COMFORTABLE_BUFFER_S
+      if (atLiveEdge && spare <= 0) return undefined
+      if (!swarm.has(cid)) {
+        if (spare <= 0) return undefined
+        // A random wait: whoever's ends first fetches from a relay, the others get it from that viewer.
+        const waited = await swarm.waitFor(cid, Math.random() * Math.min(MAX_PEER_WAIT_MS, spare * 1000))
+        if (!waited || this.cancelled) return undefined
+      }
+      const left = buffer - (performance.now() - started) / 1000 - RELAY_RESERVE_S
+      const timeout = Math.min(PEER_TIMEOUT_MS.max, Math.max(PEER_TIMEOUT_MS.min, left * 1000))
+      const got = await swarm.fetch(cid, timeout)
+      if (got === undefined || this.cancelled) return undefined
+      const verified = await verifyRawBlock(parsed, got.bytes)
+      if (this.cancelled) return undefined
+      ledger.record({ cid, source: PEERS_SOURCE, bytes: got.bytes.byteLength, verified, ms: Math.round(performance.now() - started) })
+      if (!verified) {
+        swarm.reject(got.peer)
+        return undefined
+      }
+      swarm.hold(cid, got.bytes)
+      const data = got.bytes.byteOffset === 0 && got.bytes.byteLength === got.bytes.buffer.byteLength
+        ? got.bytes.buffer as ArrayBuffer
+        : got.bytes.slice().buffer as ArrayBuffer
+      return { kind: 'success', url: context.url, data: byteRange(data, context), bytes: got.bytes.byteLength, firstByte: performance.now() }
+    }
+  }
+}
+
+/** The requested byte range of a verified block (the CID covers the whole block, so verify first). */
+function byteRange (data: ArrayBuffer, context: FragmentLoaderContext): ArrayBuffer {
+  if (context.rangeEnd === undefined || context.rangeEnd === 0) return data
+  return data.slice(context.rangeStart ?? 0, context.rangeEnd)
+}

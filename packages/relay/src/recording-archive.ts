@@ -1,0 +1,246 @@
+/**
+ * Recordings of the rooms a relay follows: the signed `recording` announcements (the latest per
+ * session, listed at `/rooms/<room>/recordings.json`), and with `--archive` the whole DAG of each one
+ * (directory, playlists, segments) fetched over bitswap and pinned: never evicted, served by path at
+ * `/ipfs/<dirCid>/<path>`. A relay without `--archive` lists recordings but serves none of their files.
+ */
+import { unixfs } from '@helia/unixfs'
+import type { UnixFS } from '@helia/unixfs'
+import { LRUCache } from 'lru-cache'
+import { CID } from 'multiformats/cid'
+import type { PlaylistEntry, RecordingAnnouncement, SignedEnvelope, VerifiedRecording } from '@hivecast/shared'
+import { dagLinks } from './car-export.ts'
+import { parseRecordingPlaylist } from './recording-playlist.ts'
+import type { P2PNode } from '@hivecast/shared/node'
+import type { BlockFetcher } from './block-fetcher.ts'
+
+export type ArchiveState = 'not-archived' | 'fetching' | 'pinned' | 'failed'
+
+export interface RecordingEntry {
+  announcement: RecordingAnnouncement
+  /** The signed envelope exactly as received: anyone can check it against the room key. */
+  envelope: SignedEnvelope
+  receivedAt: number
+  archive: ArchiveState
+}
+
+export interface RecordingArchiveOptions {
+  /** Fetch and pin every recording's DAG. */
+  archive: boolean
+  /** Budget for fetching one recording's whole DAG (ms). */
+  fetchTimeoutMs: number
+  /** Wait before the first retry of a failed pin (ms); it doubles with each failure, up to 10 minutes. Default 30 s. */
+  retryDelayMs?: number
+  fetchBlock: BlockFetcher
+  log: (line: string) => void
+}
+
+export interface ArchiveStatus {
+  recordings: number
+  pinned: number
+  pinnedBlocks: number
+  pinnedBytes: number
+  failed: number
+}
+
+/** Recordings listed per room; the oldest sessions drop out of the list (pinned blocks stay). */
+const MAX_PER_ROOM = 500
+/** Blocks fetched at once while pinning a recording. */
+const PARALLEL_FETCHES = 8
+/** The longest wait between retries of a failed pin. */
+const MAX_RETRY_DELAY_MS = 10 * 60_000
+/** Parsed rendition playlists kept in memory for playback. */
+const PARSED_PLAYLISTS = 64
+
+export class RecordingArchive {
+  readonly #node: P2PNode
+  readonly #options: RecordingArchiveOptions
+  readonly #fs: UnixFS
+  /** Room -> session -> latest entry. */
+  readonly #rooms = new Map<string, Map<string, RecordingEntry>>()
+  /** Every block of a pinned recording, by CID string, with its size. */
+  readonly #pinnedBlocks = new Map<string, number>()
+  /** Directory CIDs whose whole DAG is pinned. */
+  readonly #pinnedRoots = new Set<string>()
+  readonly #fetching = new Set<string>()
+  /** `<root>/<rendition>` -> its entries with CIDs: a pinned directory never changes, so parse it once. */
+  readonly #playlists = new LRUCache<string, PlaylistEntry[]>({ max: PARSED_PLAYLISTS })
+  readonly #stopping = new AbortController()
+  #failed = 0
+  /** Failed pins waiting for their retry, and how many times each root failed. */
+  readonly #retries = new Set<NodeJS.Timeout>()
+  readonly #failures = new Map<string, number>()
+
+  constructor (node: P2PNode, options: RecordingArchiveOptions) {
+    this.#node = node
+    this.#options = options
+    this.#fs = unixfs(node)
+  }
+
+  get archiving (): boolean {
+    return this.#options.archive
+  }
+
+  stop (): void {
+    this.#stopping.abort()
+    for (const timer of this.#retries) clearTimeout(timer)
+    this.#retries.clear()
+  }
+
+  /**
+   * Takes a verified recording announcement of a followed room; false for a repeat or one older than
+   * what is listed for its session (not forwarded). With --archive, starts pinning its DAG.
+   */
+  take ({ announcement, envelope }: VerifiedRecording): boolean {
+    if (this.#stopping.signal.aborted) return false
+    const sessions = this.#rooms.get(announcement.room) ?? new Map<string, RecordingEntry>()
+    this.#rooms.set(announcement.room, sessions)
+    const known = sessions.get(announcement.session)
+    if (known !== undefined) {
+      if (known.announcement.cid === announcement.cid) return false
+      // A final recording is the session's last word; an interim one never replaces a longer one.
+      if (known.announcement.final || (!announcement.final && announcement.segments < known.announcement.segments)) return false
+    }
+    const entry: RecordingEntry = { announcement, envelope, receivedAt: Date.now(), archive: this.#options.archive ? 'fetching' : 'not-archived' }
+    sessions.delete(announcement.session)
+    sessions.set(announcement.session, entry)
+    while (sessions.size > MAX_PER_ROOM) sessions.delete(sessions.keys().next().value!)
+    this.#options.log(`room ${announcement.room}: ${announcement.final ? 'final' : 'interim'} recording of session ${announcement.session}: ${announcement.cid} (${announcement.segments} segments, ${announcement.duration} s)`)
+    if (this.#options.archive) {
+      this.#pin(entry).catch((err: Error) => { this.#options.log(`recording ${announcement.cid}: pinning crashed: ${err.message}`) })
+    }
+    return true
+  }
+
+  /** Recordings of a room, oldest session first. */
+  list (room: string): RecordingEntry[] {
+    return [...this.#rooms.get(room)?.values() ?? []]
+  }
+
+  /** True when `cid` is a block of a pinned recording (served at `/ipfs/<cid>`, never deleted). */
+  holds (cid: CID): boolean {
+    return this.#pinnedBlocks.has(cid.toString())
+  }
+
+  status (): ArchiveStatus {
+    let pinnedBytes = 0
+    for (const size of this.#pinnedBlocks.values()) pinnedBytes += size
+    return {
+      recordings: [...this.#rooms.values()].reduce((n, s) => n + s.size, 0),
+      pinned: this.#pinnedRoots.size,
+      pinnedBlocks: this.#pinnedBlocks.size,
+      pinnedBytes,
+      failed: this.#failed
+    }
+  }
+
+  /**
+   * The bytes of the file at `path` inside a pinned recording, read from the local store only; undefined
+   * when `root` is no pinned recording or the path names no file in it.
+   */
+  async readFile (root: CID, path: string[]): Promise<Uint8Array | undefined> {
+    if (!this.#pinnedRoots.has(root.toString())) return undefined
+    const options = { path: path.join('/'), offline: true, signal: AbortSignal.timeout(5_000) }
+    let stat
+    try {
+      stat = await this.#fs.stat(root, options)
+    } catch {
+      return undefined
+    }
+    if (stat.type !== 'file' && stat.type !== 'raw') return undefined
+    const chunks: Uint8Array[] = []
+    for await (const chunk of this.#fs.cat(root, options)) chunks.push(chunk)
+    return Buffer.concat(chunks)
+  }
+
+  /** Where the recording with directory `root` stands here, or undefined when no followed room announced it. */
+  stateOf (root: CID): ArchiveState | undefined {
+    const text = root.toString()
+    if (this.#pinnedRoots.has(text)) return 'pinned'
+    for (const sessions of this.#rooms.values()) {
+      for (const entry of sessions.values()) if (entry.announcement.cid === text) return entry.archive
+    }
+    return undefined
+  }
+
+  /**
+   * The segments of rendition `name` of a pinned recording, each with its own CID (from the rendition's
+   * directory), in playlist order; undefined when `root` is not pinned here or has no such rendition.
+   * Throws when the recording's playlist is not one the origin writes.
+   */
+  async renditionEntries (root: CID, name: string): Promise<PlaylistEntry[] | undefined> {
+    const key = `${root.toString()}/${name}`
+    const cached = this.#playlists.get(key)
+    if (cached !== undefined) return cached
+    const playlist = await this.readFile(root, [`${name}.m3u8`])
+    if (playlist === undefined) return undefined
+    const cids = new Map<string, string>()
+    try {
+      for await (const entry of this.#fs.ls(root, { path: name, offline: true, signal: AbortSignal.timeout(10_000) })) cids.set(entry.name, entry.cid.toString())
+    } catch (err) {
+      throw new Error(`cannot list the ${name}/ directory of recording ${root.toString()}: ${(err as Error).message}`)
+    }
+    const entries = parseRecordingPlaylist(new TextDecoder().decode(playlist), name, cids)
+    this.#playlists.set(key, entries)
+    return entries
+  }
+
+  /** Pins `entry` again after `delay`, unless a newer recording of its session replaced it meanwhile. */
+  #retry (entry: RecordingEntry, delay: number): void {
+    const timer = setTimeout(() => {
+      this.#retries.delete(timer)
+      const { room, session } = entry.announcement
+      if (this.#stopping.signal.aborted || this.#rooms.get(room)?.get(session) !== entry) return
+      entry.archive = 'fetching'
+      this.#pin(entry).catch((err: Error) => { this.#options.log(`recording ${entry.announcement.cid}: pinning crashed: ${err.message}`) })
+    }, delay)
+    timer.unref()
+    this.#retries.add(timer)
+  }
+
+  async #pin (entry: RecordingEntry): Promise<void> {
+    const { cid: rootText } = entry.announcement
+    if (this.#pinnedRoots.has(rootText)) {
+      entry.archive = 'pinned'
+      return
+    }
+    if (this.#fetching.has(rootText)) return
+    this.#fetching.add(rootText)
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#options.fetchTimeoutMs), this.#stopping.signal])
+    const blocks = new Map<string, number>()
+    const started = Date.now()
+    try {
+      let level = [CID.parse(rootText)]
+      while (level.length > 0) {
+        const next: CID[] = []
+        for (let i = 0; i < level.length; i += PARALLEL_FETCHES) {
+          await Promise.all(level.slice(i, i + PARALLEL_FETCHES).map(async cid => {
+            if (blocks.has(cid.toString())) return
+            const bytes = await this.#options.fetchBlock(cid, signal)
+            blocks.set(cid.toString(), bytes.length)
+            next.push(...dagLinks(cid, bytes))
+          }))
+        }
+        level = next
+      }
+      for (const [cid, size] of blocks) this.#pinnedBlocks.set(cid, size)
+      this.#pinnedRoots.add(rootText)
+      this.#failures.delete(rootText)
+      entry.archive = 'pinned'
+      this.#options.log(`recording ${rootText}: pinned ${blocks.size} blocks in ${Date.now() - started} ms`)
+    } catch (err) {
+      if (this.#stopping.signal.aborted) return
+      this.#failed++
+      // Blocks fetched so far stay pinned too: a later announcement of the session fetches only the rest.
+      for (const [cid, size] of blocks) this.#pinnedBlocks.set(cid, size)
+      entry.archive = 'failed'
+      const failures = (this.#failures.get(rootText) ?? 0) + 1
+      this.#failures.set(rootText, failures)
+      const delay = Math.min(MAX_RETRY_DELAY_MS, (this.#options.retryDelayMs ?? 30_000) * 2 ** (failures - 1))
+      this.#options.log(`recording ${rootText}: not pinned (${blocks.size} blocks fetched): ${(err as Error).message}; retrying in ${Math.round(delay / 1000)} s`)
+      this.#retry(entry, delay)
+    } finally {
+      this.#fetching.delete(rootText)
+    }
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Chromium opens the site's watch page and plays the room live through the Hivecast player: the video
+ * advances, every segment it used was verified against its CID, and relays (never the origin) served them.
+ */
+import assert from 'node:assert/strict'
+import { after, test } from 'node:test'
+import { eventually } from '@hivecast/devnet'
+import { launchChromium } from './src/chromium.ts'
+import { devnetForTest, RESULTS_DIR } from './src/devnet-fixture.ts'
+
+interface SegmentStat { cid: string, source: string, bytes: number, verified: boolean }
+interface Stats { state: string, segmentsVerified: number, segmentsRejected: number, bytesBySource: Record<string, number>, segments: SegmentStat[] }
+
+const devnet = await devnetForTest('browser-playback', { relays: 2, renditions: '360p', site: true })
+const browser = await launchChromium()
+after(async () => { await browser.close() })
+
+test('the watch page plays the room for 10 s from verified, relay-served segments', async () => {
+  const page = await browser.newPage()
+  const problems: string[] = []
+  page.on('console', msg => { if (msg.type() === 'error') problems.push(msg.text()) })
+  page.on('pageerror', err => { problems.push(err.message) })
+  await page.goto(`${devnet.site!.url}watch.html?room=${devnet.room}`)
+
+  const stats = async (): Promise<Stats> => await page.evaluate(() => (window as unknown as { hivecastPlayer: { stats(): Stats } }).hivecastPlayer.stats())
+  const currentTime = async (): Promise<number> => await page.evaluate(() => document.querySelector('video')!.currentTime)
+  const start = await eventually('playback to start', async () => await currentTime() > 0.5 ? await currentTime() : undefined, 40_000)
+  await new Promise(resolve => setTimeout(resolve, 11_000))
+  const end = await currentTime()
+  await page.screenshot({ path: `${RESULTS_DIR}watch-page.png` })
+  assert.ok(end - start >= 8, `currentTime advanced by ${(end - start).toFixed(2)} s in 11 s`)
+  assert.equal(await page.evaluate(() => document.querySelector('video')!.error), null, 'the video element has no error')
+
+  const s = await stats()
+  assert.notEqual(s.state, 'error')
+  assert.ok(s.segments.length >= 8, `only ${s.segments.length} segments loaded`)
+  assert.equal(s.segmentsRejected, 0)
+  const relayUrls = devnet.relays.map(r => r.url)
+  for (const segment of s.segments) {
+    assert.equal(segment.verified, true, `segment ${segment.cid} was used unverified`)
+    assert.ok(relayUrls.some(url => segment.source.startsWith(url)), `segment ${segment.cid} came from ${segment.source}, not a relay`)
+    assert.ok(!segment.source.startsWith(devnet.origin.url))
+  }
+  assert.equal(s.segmentsVerified, s.segments.length)
+  assert.deepEqual(problems, [], 'no console errors')
+})
