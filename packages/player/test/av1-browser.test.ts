@@ -52,10 +52,23 @@ describe('the AV1 rendition in Chromium', () => {
     const problems: string[] = []
     page.on('pageerror', err => { problems.push(err.message) })
     page.on('console', message => { log.write(`${new Date().toISOString()} [page] ${message.type()}: ${message.text()}\n`) })
+    // The relay's master playlist lists a rendition once it holds a segment of it, and hls.js reads the
+    // master playlist once: open the page when the slower AV1 encoder has caught up, as a viewer would.
+    await eventually('the relay to list both renditions', async () => {
+      const master = await (await fetch(`${relay}/hls/${net.room}/master.m3u8`)).text()
+      return master.includes('av1-360p.m3u8') && master.includes('240p.m3u8') ? true : undefined
+    }, 60_000)
     await page.goto(`${net.site!.url}watch.html?room=${net.room}&p2p=off`)
     const stats = async (): Promise<PlayerStats> => await page.evaluate(() => (window as unknown as { hivecastPlayer: { stats: () => PlayerStats } }).hivecastPlayer.stats())
     const currentTime = async (): Promise<number> => await page.evaluate(() => document.querySelector('video')?.currentTime ?? 0)
-    await eventually('playback to start', async () => { const t = await currentTime(); return t > 1 ? t : undefined }, 60_000)
+    try {
+      await eventually('playback to start', async () => { const t = await currentTime(); return t > 1 ? t : undefined }, 60_000)
+    } catch (err) {
+      // Say what the player was doing, so a red run can be read without rerunning it.
+      const s = await stats()
+      throw new Error(`${(err as Error).message}; the player is ${s.state} at ${s.rendition}, ${s.segments.length} segments loaded, ${s.segmentsRejected} rejected; gaps: ${gaps.join('; ') || 'none'}`)
+    }
+    t.diagnostic(`auto started on ${(await stats()).rendition}`)
 
     const quality = page.locator('select[aria-label="Quality"]')
     // The first option is "Auto (<what it plays now>)".
