@@ -86,6 +86,8 @@ const kills: Array<{ at: string, relay: number }> = []
 const started = Date.now()
 let nextKill = started + killEveryMs
 let stopping = false
+/** Relay restarts not yet done: awaited before the devnet stops, else a relay restarted late outlives it. */
+const restarts = new Set<Promise<void>>()
 process.on('SIGINT', () => { stopping = true })
 
 /** `360p/<seq>` of every segment the origin journalled for its recordings (one JSON line per segment). */
@@ -122,7 +124,11 @@ try {
       const index = Math.floor(Math.random() * devnet.relays.length)
       kills.push({ at: new Date().toISOString(), relay: index + 1 })
       await devnet.relays[index]!.process.kill()
-      setTimeout(() => { void devnet.restartRelay(index).catch((err: Error) => { console.error(`soak: relay ${index + 1} did not restart: ${err.message}`) }) }, 10_000)
+      const restart = new Promise(resolve => setTimeout(resolve, 10_000))
+        .then(async () => { await devnet.restartRelay(index) })
+        .catch((err: Error) => { console.error(`soak: relay ${index + 1} did not restart: ${err.message}`) })
+      restarts.add(restart)
+      void restart.finally(() => restarts.delete(restart))
       nextKill += killEveryMs
     }
     if (Date.now() - lastReport >= 60_000) {
@@ -152,5 +158,6 @@ try {
   process.exitCode = lost.length === 0 && notRecorded.length === 0 && !recordingShort ? 0 : 1
 } finally {
   await browser.close()
+  await Promise.all(restarts)
   await devnet.stop()
 }
