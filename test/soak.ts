@@ -87,7 +87,7 @@ const started = Date.now()
 let nextKill = started + killEveryMs
 let stopping = false
 /** Relay restarts not yet done: awaited before the devnet stops, else a relay restarted late outlives it. */
-const restarts = new Set<Promise<void>>()
+const restarts: Array<Promise<void>> = []
 process.on('SIGINT', () => { stopping = true })
 
 /** `360p/<seq>` of every segment the origin journalled for its recordings (one JSON line per segment). */
@@ -124,11 +124,9 @@ try {
       const index = Math.floor(Math.random() * devnet.relays.length)
       kills.push({ at: new Date().toISOString(), relay: index + 1 })
       await devnet.relays[index]!.process.kill()
-      const restart = new Promise(resolve => setTimeout(resolve, 10_000))
+      restarts.push(new Promise(resolve => setTimeout(resolve, 10_000))
         .then(async () => { await devnet.restartRelay(index) })
-        .catch((err: Error) => { console.error(`soak: relay ${index + 1} did not restart: ${err.message}`) })
-      restarts.add(restart)
-      void restart.finally(() => restarts.delete(restart))
+        .catch((err: Error) => { console.error(`soak: relay ${index + 1} did not restart: ${err.message}`) }))
       nextKill += killEveryMs
     }
     if (Date.now() - lastReport >= 60_000) {

@@ -65,8 +65,9 @@ describe('the AV1 rendition in Chromium', () => {
       await eventually('playback to start', async () => { const t = await currentTime(); return t > 1 ? t : undefined }, 60_000)
     } catch (err) {
       // Say what the player was doing, so a red run can be read without rerunning it.
-      const s = await stats()
-      throw new Error(`${(err as Error).message}; the player is ${s.state} at ${s.rendition}, ${s.segments.length} segments loaded, ${s.segmentsRejected} rejected; gaps: ${gaps.join('; ') || 'none'}`)
+      const s = await stats().catch(() => undefined)
+      const player = s === undefined ? 'the page did not answer' : `the player is ${s.state} at ${s.rendition}, ${s.segments.length} segments loaded, ${s.segmentsRejected} rejected`
+      throw new Error(`${(err as Error).message}; ${player}; gaps: ${gaps.join('; ') || 'none'}`)
     }
     t.diagnostic(`auto started on ${(await stats()).rendition}`)
 
