@@ -3,7 +3,7 @@
 // ES module at a stable address, dist/hivecast-player.js, for other sites to load.
 import { resolve } from 'node:path'
 import preact from '@preact/preset-vite'
-import { defineConfig } from 'vite'
+import { defaultClientConditions, defineConfig } from 'vite'
 
 const root = import.meta.dirname
 const ELEMENT_ENTRY = 'hivecast-player'
@@ -11,6 +11,8 @@ const ELEMENT_ENTRY = 'hivecast-player'
 export default defineConfig({
   base: './',
   plugins: [preact()],
+  // The @hivecast/* workspaces are bundled from their src, so the site needs no package build first.
+  resolve: { conditions: ['hivecast-source', ...defaultClientConditions] },
   build: {
     target: 'es2022',
     rollupOptions: {

@@ -13,7 +13,7 @@ import { after, test } from 'node:test'
 import { encodeEnvelope, rawCid, roomTopic, signAnnouncement, verifyRawBlock } from '@hivecast/shared'
 import type { SegmentAnnouncement } from '@hivecast/shared'
 import { createP2PNode, loadOrCreateIdentity } from '@hivecast/shared/node'
-import { eventually } from '@hivecast/devnet'
+import { eventually, waitForGossipPeer } from '@hivecast/devnet'
 import { launchChromium } from './src/chromium.ts'
 import { devnetForTest, RESULTS_DIR } from './src/devnet-fixture.ts'
 import { relayPlaylist } from './src/live-playlist.ts'
@@ -47,8 +47,7 @@ test('a junk flood on the room topic is rejected and counted; the relay keeps fo
   })
   const topic = roomTopic(devnet.room)
   node.libp2p.services.pubsub.subscribe(topic)
-  await eventually('the relay in the flooder\'s view of the room topic',
-    () => node.libp2p.services.pubsub.getSubscribers(topic).length > 0 ? true : undefined)
+  await waitForGossipPeer(node, relay.multiaddr.split('/p2p/')[1]!, topic)
 
   const viewer = await openWatchPage(browser, devnet.site!.url, devnet.room)
   const start = await eventually('playback to start', async () => { const t = await viewer.currentTime(); return t > 1 ? t : undefined }, 45_000)
@@ -58,8 +57,16 @@ test('a junk flood on the room topic is rejected and counted; the relay keeps fo
   const bytes = new TextEncoder().encode('not the origin\'s video')
   const cid = (await rawCid(bytes)).toString()
   const forged: SegmentAnnouncement = {
-    kind: 'segment', room: devnet.room, rendition: { name: '240p', bandwidth: 500_000, width: 426, height: 240, codecs: 'avc1.64001e,mp4a.40.2', frameRate: 30 },
-    seq: 1_000_000, cid, size: bytes.length, duration: 1, pdt: Date.now(), discontinuity: false, end: false
+    kind: 'segment',
+    room: devnet.room,
+    rendition: { name: '240p', bandwidth: 500_000, width: 426, height: 240, codecs: 'avc1.64001e,mp4a.40.2', frameRate: 30 },
+    seq: 1_000_000,
+    cid,
+    size: bytes.length,
+    duration: 1,
+    pdt: Date.now(),
+    discontinuity: false,
+    end: false
   }
   const wrongKey = encodeEnvelope(await signAnnouncement(forged, flooder.privateKey, flooder.id))
   const claimedKey = encodeEnvelope(await signAnnouncement({ ...forged, seq: 1_000_001 }, flooder.privateKey, devnet.origin.key))

@@ -1,8 +1,9 @@
 /**
  * Property-based fuzzing (fast-check) of the origin's configuration parsers, which read what an
  * operator wrote: the rooms file (`parseRoomConfig`, `loadRoomConfig`) and the `--input` URL
- * (`parseInputUrl`). Whatever the text, they return a checked config or throw an Error that names the
- * file and the field (or the flag) and says what to write; nothing else escapes, and nothing hangs.
+ * (`parseInputUrl`). Whatever the text, they return a checked config or throw a HivecastError (its code
+ * INVALID_CONFIG or INVALID_INPUT) that names the file and the field (or the flag) and says what to
+ * write; nothing else escapes, and nothing hangs.
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -12,7 +13,7 @@ import { after, test } from 'node:test'
 import fc from 'fast-check'
 import { assertStreamInput, INPUT_KINDS, loadRoomConfig, parseInputUrl, parseRoomConfig, RENDITION_PRESETS } from '@hivecast/origin'
 import type { RoomConfig, StreamInput } from '@hivecast/origin'
-import { isRoomSlug } from '@hivecast/shared'
+import { isHivecastError, isRoomSlug } from '@hivecast/shared'
 
 // The yaml library reports odd but legal input (unknown tags, directives) as process warnings;
 // thousands of fuzz cases would bury the test report in them.
@@ -27,7 +28,7 @@ function outcome (source: string): RoomConfig[] | string {
     return parseRoomConfig(source, FILE)
   } catch (err) {
     assert.ok(err instanceof Error, `threw a non-Error: ${String(err)}`)
-    assert.equal(err.constructor, Error, `threw a ${err.constructor.name}, not a plain Error with advice: ${err.message}`)
+    assert.ok(isHivecastError(err, 'INVALID_CONFIG'), `threw a ${err.constructor.name}, not an InvalidConfigError with advice: ${err.message}`)
     return err.message
   }
 }
@@ -141,7 +142,7 @@ test('loadRoomConfig: unreadable paths and arbitrary bytes on disk give an Error
   const dir = await mkdtemp(join(tmpdir(), 'hivecast-fuzz-config-'))
   after(async () => { await rm(dir, { recursive: true, force: true }) })
   for (const path of [join(dir, 'missing.yaml'), dir]) {
-    await assert.rejects(loadRoomConfig(path), (err: Error) => err.constructor === Error && err.message.startsWith(`cannot read --config ${path}: `))
+    await assert.rejects(loadRoomConfig(path), (err: Error) => isHivecastError(err, 'MISSING_RESOURCE') && err.message.startsWith(`cannot read --config ${path}: `))
   }
   const file = join(dir, 'rooms.yaml')
   await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async bytes => {
@@ -149,7 +150,7 @@ test('loadRoomConfig: unreadable paths and arbitrary bytes on disk give an Error
     try {
       assertChecked(await loadRoomConfig(file))
     } catch (err) {
-      assert.equal((err as Error).constructor, Error)
+      assert.ok(isHivecastError(err, 'INVALID_CONFIG'), `threw a ${(err as Error).constructor.name}: ${(err as Error).message}`)
       assert.ok((err as Error).message.startsWith(file), `the error does not name ${file}: ${(err as Error).message}`)
     }
   }), { numRuns: 300 })
@@ -166,7 +167,7 @@ test('--input: any string gives a checked input or an Error saying what an input
     try {
       input = parseInputUrl(v)
     } catch (err) {
-      assert.equal((err as Error).constructor, Error, `--input ${JSON.stringify(v)} threw a ${(err as Error).constructor.name}: ${(err as Error).message}`)
+      assert.ok(isHivecastError(err, 'INVALID_INPUT'), `--input ${JSON.stringify(v)} threw a ${(err as Error).constructor.name}: ${(err as Error).message}`)
       assert.match((err as Error).message, /^(invalid (--input|address)|input\.\w+ )/, `unclear error for --input ${JSON.stringify(v)}`)
       return
     }

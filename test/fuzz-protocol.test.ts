@@ -77,7 +77,7 @@ test('the live window lists only settled, consecutive segments, whatever order t
     const states = new Map<number, EntryState>()
     for (const o of ops) {
       if ('add' in o) {
-        if (window.add(segment(o.add, o.discontinuity)) && !states.has(o.add)) states.set(o.add, 'pending')
+        if (window.add({ announcement: segment(o.add, o.discontinuity), state: 'pending' }) && !states.has(o.add)) states.set(o.add, 'pending')
       } else if (window.get(o.settle) !== undefined) {
         window.setState(o.settle, o.state)
         states.set(o.settle, o.state)

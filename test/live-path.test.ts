@@ -14,7 +14,7 @@ import { request } from 'node:http'
 import fc from 'fast-check'
 import { encodeEnvelope, rawCid, roomTopic, signAnnouncement, verifyRawBlock } from '@hivecast/shared'
 import { createP2PNode, loadOrCreateIdentity } from '@hivecast/shared/node'
-import { eventually } from '@hivecast/devnet'
+import { eventually, waitForGossipPeer } from '@hivecast/devnet'
 import { devnetForTest } from './src/devnet-fixture.ts'
 import type { SegmentAnnouncement } from '@hivecast/shared'
 
@@ -73,14 +73,21 @@ test('a forged announcement is rejected by the relay and never appears in its pl
   try {
     const topic = roomTopic(devnet.room)
     node.libp2p.services.pubsub.subscribe(topic)
-    await eventually('the relay in the forger\'s view of the room topic',
-      () => node.libp2p.services.pubsub.getSubscribers(topic).length > 0 ? true : undefined)
+    await waitForGossipPeer(node, relayA.multiaddr.split('/p2p/')[1]!, topic)
     const bytes = new TextEncoder().encode('not the origin\'s video')
     const cid = await rawCid(bytes)
     await node.blockstore.put(cid, bytes)
     const forged: SegmentAnnouncement = {
-      kind: 'segment', room: devnet.room, rendition: { name: '360p', bandwidth: 800_000, width: 640, height: 360, codecs: 'avc1.64001e,mp4a.40.2', frameRate: 30 },
-      seq: 1_000_000, cid: cid.toString(), size: bytes.length, duration: 1, pdt: Date.now(), discontinuity: false, end: false
+      kind: 'segment',
+      room: devnet.room,
+      rendition: { name: '360p', bandwidth: 800_000, width: 640, height: 360, codecs: 'avc1.64001e,mp4a.40.2', frameRate: 30 },
+      seq: 1_000_000,
+      cid: cid.toString(),
+      size: bytes.length,
+      duration: 1,
+      pdt: Date.now(),
+      discontinuity: false,
+      end: false
     }
     const before = await rejectedCount(relayA.url)
     // Signed by the forger's own key, and signed by it while claiming the origin's key.

@@ -85,10 +85,10 @@ const memory: Array<Record<string, number | null>> = []
 const kills: Array<{ at: string, relay: number }> = []
 const started = Date.now()
 let nextKill = started + killEveryMs
-let stopping = false
+const stopping = new AbortController()
 /** Relay restarts not yet done: awaited before the devnet stops, else a relay restarted late outlives it. */
 const restarts: Array<Promise<void>> = []
-process.on('SIGINT', () => { stopping = true })
+process.on('SIGINT', () => { stopping.abort() })
 
 /** `360p/<seq>` of every segment the origin journalled for its recordings (one JSON line per segment). */
 async function journalled (): Promise<Set<string>> {
@@ -117,7 +117,7 @@ async function collectSegments (): Promise<void> {
 
 try {
   let lastReport = started
-  while (!stopping && Date.now() - started < minutes * 60_000) {
+  while (!stopping.signal.aborted && Date.now() - started < minutes * 60_000) {
     await new Promise(resolve => setTimeout(resolve, 5000))
     await collectSegments()
     if (Date.now() >= nextKill) {

@@ -5,7 +5,8 @@
  * duration, and how to keep it: `ipfs pin add <cid>` and the relay URLs. Refreshed every few seconds,
  * since a live session's recording grows. The player's handle is `window.hivecastPlayer` (test aid).
  */
-import { mountPlayer, recordingPlaylistPath } from '@hivecast/player'
+import { mountPlayer } from '@hivecast/player'
+import { relayRoutes, relayUrl } from '@hivecast/shared'
 import type { RecordingSelection } from '@hivecast/player'
 import { render } from 'preact'
 import type { ComponentChildren } from 'preact'
@@ -14,7 +15,7 @@ import { Snippet } from './embed-snippets.tsx'
 import { ScheduleProblem, useSchedule } from './now-playing.tsx'
 import { Notice, PageLayout } from './page-layout.tsx'
 import { formatDuration, loadRoomRecordings, talksInSession } from './recordings.ts'
-import { fetchJson, parseRelayStatus } from './relay-client.ts'
+import { fetchRelayStatus } from './relay-client.ts'
 import type { RoomRecordings, SessionRecording } from './recordings.ts'
 import { formatTime, STREAMING_LABEL, talksOfRoom } from './schedule.ts'
 import type { ScheduleResult, Talk } from './schedule.ts'
@@ -52,7 +53,7 @@ function useRecordings (rooms: RoomEntry[], relays: string[]): Record<string, Ro
     const poll = async (): Promise<void> => {
       if (running) return
       running = true
-      const statuses = await Promise.all(relays.map(async relay => parseRelayStatus(await fetchJson(`${relay}/status`, STATUS_TIMEOUT_MS))))
+      const statuses = await Promise.all(relays.map(async relay => await fetchRelayStatus(relay, STATUS_TIMEOUT_MS)))
       const loaded = await Promise.all(rooms.map(async room => {
         const following = relays.filter((_, i) => statuses[i]?.rooms[room.slug] !== undefined)
         return [room.slug, await loadRoomRecordings(room, relays, following)] as const
@@ -234,7 +235,8 @@ function RecordingItem (props: {
   const { title, recording, room, session, gatewayRelay, playing } = props
   const key = `${session.session}/${props.kind === 'talk' ? props.itemKey : 'session'}`
   const isPlaying = playing?.key === key
-  const hls = `${gatewayRelay}/${recordingPlaylistPath(recording)}`
+  // The relay's own VOD playlist of the recording, for other HLS players (this page's player verifies blocks itself).
+  const hls = relayUrl(gatewayRelay, relayRoutes.recordingMaster(recording.cid, recording))
   // Until a relay has pinned this CID, every relay would answer 404.
   const playable = session.pinnedOn.length > 0
   return (
@@ -253,12 +255,13 @@ function RecordingItem (props: {
         aria-label={`Play ${title}`}
         disabled={!playable}
         onClick={() => { props.onPlay({ key, room, session, title, recording }) }}
-      >{isPlaying ? 'Playing' : 'Play'}</button>
+      >{isPlaying ? 'Playing' : 'Play'}
+      </button>
       <details class="pin">
         <summary>Pin this</summary>
         <Snippet label="Keep it on your IPFS node (the whole session's directory)" code={`ipfs pin add ${recording.cid}`} />
         <Snippet label="Play it in any HLS player (VLC, ffplay) from a relay" code={hls} />
-        <Snippet label="The files on a relay's trustless gateway" code={`${gatewayRelay}/ipfs/${recording.cid}/index.m3u8`} />
+        <Snippet label="The files on a relay's trustless gateway" code={relayUrl(gatewayRelay, relayRoutes.recordingFile(recording.cid, ['index.m3u8']))} />
         <Snippet label="Embed it in a page (the player element)" code={recordingElement(room, props.relays, recording)} />
       </details>
     </li>

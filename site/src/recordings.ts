@@ -6,7 +6,7 @@
  * session into talks: a talk is the session's directory CID plus the talk's time range, which relays
  * that pin recordings (`--archive`) serve as a VOD playlist cut by program-date-time.
  */
-import { verifyRoomMessage } from '@hivecast/shared'
+import { relayRoutes, relayUrl, verifyRoomMessage } from '@hivecast/shared'
 import type { RecordingAnnouncement } from '@hivecast/shared'
 import type { RoomEntry } from './site-config.ts'
 import type { Talk } from './schedule.ts'
@@ -69,7 +69,7 @@ async function checkEntry (entry: unknown, room: RoomEntry): Promise<RecordingAn
  */
 export async function loadRoomRecordings (room: RoomEntry, relays: string[], following: string[] = relays): Promise<RoomRecordings> {
   const asked = relays.filter(relay => following.includes(relay))
-  const answers = await Promise.all(asked.map(async relay => ({ relay, value: await fetchJson(`${relay}/rooms/${room.slug}/recordings.json`, FETCH_TIMEOUT_MS) })))
+  const answers = await Promise.all(asked.map(async relay => ({ relay, value: await fetchJson(relayUrl(relay, relayRoutes.recordings(room.slug)), FETCH_TIMEOUT_MS) })))
   const seen: Array<{ relay: string, announcement: RecordingAnnouncement, pinned: boolean }> = []
   let answered = 0
   let refused = 0

@@ -4,7 +4,7 @@
  * anything else is ignored. Only endpoints that answer 200 while the service is up are polled, so a
  * healthy network leaves the browser console clean (a 503 from `/healthz` would be logged as an error).
  */
-import { verifyDirectoryEnvelope } from '@hivecast/shared'
+import { listedEnvelopes, parseRelayStatus, relayRoutes, relayUrl, verifyDirectoryEnvelope } from '@hivecast/shared'
 import type { DirectoryRecord } from '@hivecast/shared'
 
 /** A relay's newest segment older than this means its rooms are not live (as the relay's /healthz). */
@@ -30,7 +30,7 @@ export interface RelayRoomState {
   /** ms since the epoch of the newest stored segment of any rendition, if any. */
   storedAt: number | undefined
   held: number
-  /** The room's latest thumbnail this relay holds (served at `/rooms/<room>/thumbnail.jpg`), if any. */
+  /** The room's latest thumbnail this relay holds (served at `relayRoutes.thumbnail`), if any. */
   thumbnail: { cid: string, at: number } | undefined
 }
 
@@ -47,36 +47,22 @@ export interface RelayStatusView {
   swarmReceived: Record<string, { relays: number, peers: number }>
 }
 
-export function parseRelayStatus (value: unknown): RelayStatusView | undefined {
-  if (!isObject(value) || typeof value.peerId !== 'string') return undefined
+/** A relay's `/status` as the pages show it, checked by the shared contract; undefined when it is not one. */
+export function relayStatusView (value: unknown): RelayStatusView | undefined {
+  const status = parseRelayStatus(value)
+  if (status === undefined) return undefined
   const rooms: Record<string, RelayRoomState> = {}
-  if (isObject(value.rooms)) {
-    for (const [slug, room] of Object.entries(value.rooms).slice(0, 64)) {
-      let storedAt: number | undefined
-      let held = 0
-      const renditions = isObject(room) && isObject(room.renditions) ? Object.values(room.renditions) : []
-      for (const rendition of renditions) {
-        if (!isObject(rendition)) continue
-        if (count(rendition.storedAt) > 0) storedAt = Math.max(storedAt ?? 0, count(rendition.storedAt))
-        held += count(rendition.held)
-      }
-      const thumbnail = isObject(room) && isObject(room.thumbnail) && typeof room.thumbnail.cid === 'string' && room.thumbnail.cid.length <= 128 && count(room.thumbnail.at) > 0
-        ? { cid: room.thumbnail.cid, at: count(room.thumbnail.at) }
-        : undefined
-      rooms[slug] = { storedAt, held, thumbnail }
+  for (const [slug, room] of Object.entries(status.rooms)) {
+    const renditions = Object.values(room.renditions)
+    const stored = renditions.flatMap(r => r.storedAt === null || r.storedAt <= 0 ? [] : [r.storedAt])
+    rooms[slug] = {
+      storedAt: stored.length === 0 ? undefined : Math.max(...stored),
+      held: renditions.reduce((n, r) => n + r.held, 0),
+      thumbnail: room.thumbnail ?? undefined
     }
   }
-  const swarmViewers: Record<string, number> = {}
-  if (isObject(value.viewerSwarm) && isObject(value.viewerSwarm.viewers)) {
-    for (const [slug, viewers] of Object.entries(value.viewerSwarm.viewers).slice(0, 64)) swarmViewers[slug] = count(viewers)
-  }
-  const swarmReceived: Record<string, { relays: number, peers: number }> = {}
-  if (isObject(value.viewerSwarm) && isObject(value.viewerSwarm.received)) {
-    for (const [slug, received] of Object.entries(value.viewerSwarm.received).slice(0, 64)) {
-      if (isObject(received)) swarmReceived[slug] = { relays: count(received.relays), peers: count(received.peers) }
-    }
-  }
-  return { peerId: value.peerId, bytesServed: count(value.bytesServed), requests: count(value.requests), viewers: count(value.viewers), peers: count(value.peers), rooms, swarmViewers, swarmReceived }
+  const { peerId, bytesServed, requests, viewers, peers, viewerSwarm } = status
+  return { peerId, bytesServed, requests, viewers, peers, rooms, swarmViewers: viewerSwarm.viewers, swarmReceived: viewerSwarm.received }
 }
 
 export interface OriginStatusView {
@@ -97,14 +83,22 @@ export function parseOriginStatus (value: unknown): OriginStatusView | undefined
 
 /** The relays a relay's `/directory.json` lists whose record is signed by the relay it describes. */
 export async function parseDirectory (value: unknown): Promise<DirectoryRecord[]> {
-  if (!isObject(value) || !Array.isArray(value.relays)) return []
   const records: DirectoryRecord[] = []
-  for (const entry of value.relays.slice(0, 200)) {
-    if (!isObject(entry)) continue
-    const verified = await verifyDirectoryEnvelope(entry.envelope)
+  for (const envelope of listedEnvelopes(value, 'relays', 200)) {
+    const verified = await verifyDirectoryEnvelope(envelope)
     if (verified.ok && !verified.value.record.leaving) records.push(verified.value.record)
   }
   return records
+}
+
+/** A relay's `/status`, or undefined when it does not answer with one. */
+export async function fetchRelayStatus (relay: string, timeoutMs = TIMEOUT_MS): Promise<RelayStatusView | undefined> {
+  return relayStatusView(await fetchJson(relayUrl(relay, relayRoutes.status()), timeoutMs))
+}
+
+/** An origin's `/status` (the origin's own small HTTP face, not the relay contract). */
+export async function fetchOriginStatus (origin: string, timeoutMs = TIMEOUT_MS): Promise<OriginStatusView | undefined> {
+  return parseOriginStatus(await fetchJson(`${origin.replace(/\/+$/, '')}/status`, timeoutMs))
 }
 
 export type LiveState = 'live' | 'waiting' | 'offline'

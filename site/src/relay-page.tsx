@@ -6,6 +6,7 @@
 import { render } from 'preact'
 import type { ComponentChildren } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
+import { relayRoutes, relayUrl } from '@hivecast/shared'
 import { Notice, PageLayout } from './page-layout.tsx'
 import { fetchJson } from './relay-client.ts'
 import { loadSiteConfig } from './site-config.ts'
@@ -41,15 +42,16 @@ function RelayGuide (props: { config: SiteConfig }): ComponentChildren {
   const origin = useOriginAddress(config)
   const rooms = config.rooms.map(room => `--room ${room.slug}`).join(' ')
   const command = `npx @hivecast/relay --origin ${origin ?? '/dns4/origin.example.org/tcp/9090/p2p/12D3KooW…'} ${rooms === '' ? '--room <room>' : rooms} \\\n  --data ./relay-data --http 0.0.0.0:8081 --listen /ip4/0.0.0.0/tcp/4001 --public-url https://relay.example.org/`
+  const relay = 'https://relay.example.org'
   const checks = [
     '# "ok" once it holds a recent segment',
-    'curl -s https://relay.example.org/healthz',
+    `curl -s ${relayUrl(relay, relayRoutes.healthz())}`,
     '# rooms, segments held and behind, peers, traffic',
-    'curl -s https://relay.example.org/status',
+    `curl -s ${relayUrl(relay, relayRoutes.status())}`,
     '# the live relays, yours included',
-    'curl -s https://relay.example.org/directory.json',
+    `curl -s ${relayUrl(relay, relayRoutes.directory())}`,
     '# play it with any HLS player',
-    `ffplay https://relay.example.org/hls/${config.rooms[0]?.slug ?? 'janson'}/master.m3u8`
+    `ffplay ${relayUrl(relay, relayRoutes.masterPlaylist(config.rooms[0]?.slug ?? 'janson'))}`
   ].join('\n')
   return (
     <article class="prose">
@@ -72,7 +74,7 @@ function RelayGuide (props: { config: SiteConfig }): ComponentChildren {
       <h2>What it needs</h2>
       <ul class="needs">
         <li><strong>Uplink.</strong> Each viewer takes the stream's bitrate (about 3–5 Mbit/s for 720p); other relays fetching from you take about as much again per relay. 100 Mbit/s carries some 20–30 viewers per room.</li>
-        <li><strong>Disk.</strong> The live window only: bitrate × window. Five minutes of a 720p+480p+360p ladder is about 250 MB. <code>--disk-quota &lt;MB&gt;</code> caps it (the oldest live segments go first) and <code>--window &lt;minutes&gt;</code> sets how long segments are kept.</li>
+        <li><strong>Disk.</strong> The live window only: bitrate × window. Five minutes of a 720p+480p+360p ladder is about 250 MB. <code>--disk-quota &lt;MB&gt;</code> caps it (the oldest live segments go first) and <code>--retention &lt;minutes&gt;</code> sets how long segments are kept.</li>
         <li><strong>Ports.</strong> The HTTP port (behind your TLS proxy) and the libp2p TCP port (<code>--listen</code>), both reachable from the internet.</li>
         <li><strong>HTTPS.</strong> A site served over https can only use https relays: run the relay on <code>127.0.0.1:8081</code> behind Caddy or nginx and set <code>--public-url</code> to the https address.</li>
         <li><strong>Limits.</strong> <code>--max-connections &lt;n&gt;</code> caps open HTTP connections; <code>--rate-limit &lt;n&gt;</code> answers 429 to an address making more than n requests a second (leave it off behind a proxy).</li>

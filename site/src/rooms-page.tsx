@@ -6,9 +6,10 @@
 import { render } from 'preact'
 import type { ComponentChildren } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
+import { relayRoutes, relayUrl } from '@hivecast/shared'
 import { NowAndNext, ScheduleProblem, useNow, useSchedule } from './now-playing.tsx'
 import { Notice, PageLayout } from './page-layout.tsx'
-import { fetchJson, LIVE_LABEL, parseOriginStatus, parseRelayStatus, roomLiveState } from './relay-client.ts'
+import { fetchOriginStatus, fetchRelayStatus, LIVE_LABEL, roomLiveState } from './relay-client.ts'
 import type { LiveState } from './relay-client.ts'
 import { loadSiteConfig } from './site-config.ts'
 import type { RoomEntry, SiteConfig, SiteConfigResult } from './site-config.ts'
@@ -43,8 +44,8 @@ function useRoomStates (config: SiteConfig): Record<string, RoomState> | undefin
       // One round at a time: a busy relay may take longer than POLL_MS to answer.
       if (running) return
       running = true
-      const relays = await Promise.all(config.relays.map(async url => parseRelayStatus(await fetchJson(`${url}/status`, STATUS_TIMEOUT_MS))))
-      const origins = await Promise.all(config.origins.map(async o => parseOriginStatus(await fetchJson(`${o.url}/status`, STATUS_TIMEOUT_MS))))
+      const relays = await Promise.all(config.relays.map(async url => await fetchRelayStatus(url, STATUS_TIMEOUT_MS)))
+      const origins = await Promise.all(config.origins.map(async o => await fetchOriginStatus(o.url, STATUS_TIMEOUT_MS)))
       running = false
       if (stopped) return
       const now = Date.now()
@@ -55,7 +56,7 @@ function useRoomStates (config: SiteConfig): Record<string, RoomState> | undefin
           const held = relay?.rooms[room.slug]?.thumbnail
           if (held !== undefined && (thumbnail === undefined || held.at > thumbnail.at)) {
             // The relay's latest picture of the room; `at` in the query makes each new one a new URL.
-            thumbnail = { url: `${config.relays[i]}/rooms/${encodeURIComponent(room.slug)}/thumbnail.jpg?at=${held.at}`, at: held.at }
+            thumbnail = { url: relayUrl(config.relays[i]!, relayRoutes.thumbnail(room.slug, held.at)), at: held.at }
           }
         })
         return [room.slug, { live: roomLiveState(room.slug, relays, origin, now), thumbnail }]

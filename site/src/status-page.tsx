@@ -8,8 +8,9 @@ import { render } from 'preact'
 import type { ComponentChildren } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import type { DirectoryRecord } from '@hivecast/shared'
+import { relayRoutes, relayUrl } from '@hivecast/shared'
 import { Notice, PageLayout } from './page-layout.tsx'
-import { fetchJson, formatBytes, LIVE_WITHIN_MS, parseDirectory, parseOriginStatus, parseRelayStatus } from './relay-client.ts'
+import { fetchJson, fetchOriginStatus, fetchRelayStatus, formatBytes, LIVE_WITHIN_MS, parseDirectory } from './relay-client.ts'
 import type { OriginStatusView, RelayStatusView } from './relay-client.ts'
 import { loadSiteConfig } from './site-config.ts'
 import type { SiteConfig, SiteConfigResult } from './site-config.ts'
@@ -49,7 +50,7 @@ function normalise (url: string): string {
 async function takeSnapshot (config: SiteConfig, known: Set<string>): Promise<Snapshot> {
   const at = Date.now()
   const records = new Map<string, DirectoryRecord>()
-  const directories = await Promise.all([...known].map(async url => await parseDirectory(await fetchJson(`${url}/directory.json`))))
+  const directories = await Promise.all([...known].map(async url => await parseDirectory(await fetchJson(relayUrl(url, relayRoutes.directory())))))
   for (const record of directories.flat()) {
     const url = normalise(record.url)
     const seen = records.get(url)
@@ -58,8 +59,8 @@ async function takeSnapshot (config: SiteConfig, known: Set<string>): Promise<Sn
   // Relays the directory names are polled from now on, as long as the page is open.
   for (const url of records.keys()) known.add(url)
   const urls = [...new Set([...config.relays, ...records.keys()])]
-  const statuses = await Promise.all(urls.map(async url => parseRelayStatus(await fetchJson(`${url}/status`))))
-  const origins = await Promise.all(config.origins.map(async origin => ({ ...origin, status: parseOriginStatus(await fetchJson(`${origin.url}/status`)) })))
+  const statuses = await Promise.all(urls.map(async url => await fetchRelayStatus(url)))
+  const origins = await Promise.all(config.origins.map(async origin => ({ ...origin, status: await fetchOriginStatus(origin.url) })))
   return { at, relays: urls.map((url, i) => ({ url, record: records.get(url), status: statuses[i] })), origins }
 }
 

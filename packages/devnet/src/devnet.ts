@@ -1,14 +1,19 @@
 /**
  * A whole Hivecast on one machine: an origin with the built-in test pattern, N relays following its
  * room, and optionally the site. Each is a real process on 127.0.0.1; the demo (`npm start`), the
- * multi-process tests and the benchmarks all start it the same way.
+ * multi-process tests and the benchmarks all start it the same way. Addresses come from each
+ * origin's ready file and each relay's /status; their logs are for people.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { RelayStatusJson } from '@hivecast/shared'
+import type { ServiceReady } from '@hivecast/shared/node'
 import { CountingProxy } from './counting-proxy.ts'
+import { freeTcpPort } from './loopback-server.ts'
 import { startService } from './service-process.ts'
+import { readyFile, relayStatus } from './service-ready.ts'
 import { startSiteServer } from './site-server.ts'
 import type { ServiceProcess } from './service-process.ts'
 import type { SiteServer } from './site-server.ts'
@@ -47,14 +52,14 @@ export interface DevnetOptions {
 }
 
 export interface OriginHandle {
-  process: ServiceProcess
+  process: ServiceProcess<ServiceReady>
   url: string
   multiaddr: string
   key: string
 }
 
 export interface RelayHandle {
-  process: ServiceProcess
+  process: ServiceProcess<RelayStatusJson>
   url: string
   multiaddr: string
   /** The libp2p WebSocket address browser viewers dial, with `/p2p/<id>`. */
@@ -87,46 +92,60 @@ function portOf (url: string): number {
   return Number(new URL(url).port)
 }
 
+/** The TCP port of a multiaddr (`/ip4/…/tcp/9090/…`), 0 when it has none. */
+function tcpPortOf (multiaddr: string | undefined): number {
+  return Number(/\/tcp\/(\d+)/.exec(multiaddr ?? '')?.[1] ?? 0)
+}
+
+/** An origin's handle from what it wrote to its ready file. */
+function originHandle (process: ServiceProcess<ServiceReady>): OriginHandle {
+  const multiaddr = process.ready.multiaddrs[0]
+  if (multiaddr === undefined) throw new Error(`${process.name} listens on no libp2p address`)
+  return { process, url: baseUrl(process.ready.url), multiaddr, key: process.ready.peerId }
+}
+
 export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet> {
   const room = options.room ?? 'demo'
   const host = options.host ?? '127.0.0.1'
   const ownDataDir = options.dataDir === undefined
   const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 'hivecast-'))
-  const started: ServiceProcess[] = []
+  const started: Array<ServiceProcess<unknown>> = []
   let site: SiteServer | undefined
 
   // The origin, too, keeps its ports across restarts: relays redial the address they were given.
   let originPorts: { http: number, p2p: number } | undefined
   const startOrigin = async (): Promise<OriginHandle> => {
+    const ready = join(dataDir, 'origin.ready.json')
     const args = [
       '--room', room,
       '--data', join(dataDir, 'origin'),
       '--http', `${host}:${originPorts?.http ?? options.ports?.origin ?? 0}`,
-      '--listen', `/ip4/${host}/tcp/${originPorts?.p2p ?? options.ports?.originP2p ?? 0}`
+      '--listen', `/ip4/${host}/tcp/${originPorts?.p2p ?? options.ports?.originP2p ?? 0}`,
+      '--ready-file', ready
     ]
     if (options.renditions !== undefined) args.push('--renditions', options.renditions)
     if (options.originInput !== undefined) args.push('--input', options.originInput)
     if (options.recordingInterval !== undefined) args.push('--recording-interval', String(options.recordingInterval))
     // A restarted primary numbers after the standby that took over meanwhile.
     if (standby !== undefined) args.push('--room-key', standby.key)
-    const process = await startService({
-      name: 'origin', script: ORIGIN_CLI, args, readyLabels: ['origin', 'origin libp2p', 'room key'], log: options.log
-    })
+    const process = await startService({ name: 'origin', script: ORIGIN_CLI, args, ready: readyFile(ready), log: options.log })
     started.push(process)
-    const multiaddr = process.values['origin libp2p']!
-    originPorts = { http: portOf(process.values.origin!), p2p: Number(/\/tcp\/(\d+)/.exec(multiaddr)?.[1] ?? 0) }
-    return { process, url: baseUrl(process.values.origin!), multiaddr, key: process.values['room key']! }
+    const handle = originHandle(process)
+    originPorts = { http: portOf(handle.url), p2p: tcpPortOf(handle.multiaddr) }
+    return handle
   }
 
   // A relay keeps its ports across restarts, so peers that dial it find it again.
   const relayPorts: Array<{ http: number, p2p: number, ws: number }> = []
   let firstRelay: string | undefined
   const startRelay = async (index: number, originAddress: string): Promise<RelayHandle> => {
+    // The relay has no ready file: devnet picks its HTTP port and asks its /status.
+    const http = relayPorts[index]?.http ?? options.ports?.relays?.[index] ?? await freeTcpPort()
     const args = [
       '--origin', originAddress,
       '--room', room,
       '--data', join(dataDir, `relay-${index + 1}`),
-      '--http', `${host}:${relayPorts[index]?.http ?? options.ports?.relays?.[index] ?? 0}`,
+      '--http', `${host}:${http}`,
       '--listen', `/ip4/${host}/tcp/${relayPorts[index]?.p2p ?? 0}`,
       '--listen', `/ip4/${host}/tcp/${relayPorts[index]?.ws ?? 0}/ws`
     ]
@@ -134,16 +153,15 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
     if (index > 0 && firstRelay !== undefined) args.push('--peer', firstRelay)
     if (options.archive === true) args.push('--archive')
     if (standby !== undefined) args.push('--origin', standby.multiaddr)
-    const process = await startService({
-      name: `relay-${index + 1}`, script: RELAY_CLI, args, readyLabels: ['relay', 'relay libp2p'], log: options.log
-    })
+    const url = `http://${host}:${http}`
+    const process = await startService({ name: `relay-${index + 1}`, script: RELAY_CLI, args, ready: relayStatus(url), log: options.log })
     started.push(process)
-    const multiaddr = process.values['relay libp2p']!
-    // The relay prints one `relay libp2p:` line per address in one write, TCP (the ready value) first.
-    const wsMultiaddr = process.output.map(line => /^relay libp2p: (\S+\/ws\/\S+)$/.exec(line)?.[1]).find(a => a !== undefined)
-    relayPorts[index] = { http: portOf(process.values.relay!), p2p: Number(/\/tcp\/(\d+)/.exec(multiaddr)?.[1] ?? 0), ws: Number(/\/tcp\/(\d+)/.exec(wsMultiaddr ?? '')?.[1] ?? 0) }
+    const multiaddr = process.ready.multiaddrs.find(a => !/\/wss?\//.test(a))
+    if (multiaddr === undefined) throw new Error(`relay-${index + 1} listens on no libp2p TCP address`)
+    const wsMultiaddr = process.ready.multiaddrs.find(a => a.includes('/ws/'))
+    relayPorts[index] = { http, p2p: tcpPortOf(multiaddr), ws: tcpPortOf(wsMultiaddr) }
     if (index === 0) firstRelay = multiaddr
-    return { process, url: baseUrl(process.values.relay!), multiaddr, wsMultiaddr }
+    return { process, url, multiaddr, wsMultiaddr }
   }
 
   let standby: OriginHandle | undefined
@@ -158,15 +176,16 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
   try {
     const origin = await startOrigin()
     if (options.standby === true) {
-      const args = ['--room', room, '--data', join(dataDir, 'origin-standby'), '--http', `${host}:0`, '--listen', `/ip4/${host}/tcp/0`, '--room-key', origin.key]
+      const ready = join(dataDir, 'origin-standby.ready.json')
+      const args = ['--room', room, '--data', join(dataDir, 'origin-standby'), '--http', `${host}:0`, '--listen', `/ip4/${host}/tcp/0`, '--room-key', origin.key, '--ready-file', ready]
       if (options.renditions !== undefined) args.push('--renditions', options.renditions)
-      const process = await startService({ name: 'origin-standby', script: ORIGIN_CLI, args, readyLabels: ['origin', 'origin libp2p', 'room key'], log: options.log })
+      const process = await startService({ name: 'origin-standby', script: ORIGIN_CLI, args, ready: readyFile(ready), log: options.log })
       started.push(process)
-      standby = { process, url: baseUrl(process.values.origin!), multiaddr: process.values['origin libp2p']!, key: process.values['room key']! }
+      standby = originHandle(process)
     }
     let originAddress = origin.multiaddr
     if (options.countOriginUpload === true) {
-      originUpload = await CountingProxy.start(Number(/\/tcp\/(\d+)/.exec(origin.multiaddr)?.[1]))
+      originUpload = await CountingProxy.start(tcpPortOf(origin.multiaddr))
       originAddress = `/ip4/${host}/tcp/${originUpload.port}/p2p/${origin.key}`
     }
     const relays: RelayHandle[] = []

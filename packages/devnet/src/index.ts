@@ -14,8 +14,10 @@
  */
 export * from './devnet.ts'
 export * from './service-process.ts'
+export * from './service-ready.ts'
 export * from './site-server.ts'
 export * from './counting-proxy.ts'
 export * from './loopback-server.ts'
 export * from './relay-proxy.ts'
 export * from './eventually.ts'
+export * from './gossip-peer.ts'

@@ -2,6 +2,7 @@
  * An HTTP server of a test's own (a fake relay, a proxy) listening on a free loopback port, with a
  * close that does not wait for keep-alive connections to time out.
  */
+import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -28,5 +29,14 @@ export async function freeTcpPort (): Promise<number> {
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   await new Promise<void>(resolve => server.close(() => { resolve() }))
+  return port
+}
+
+/** A UDP port free on 127.0.0.1 right now, for SRT and UDP listeners. */
+export async function freeUdpPort (): Promise<number> {
+  const socket = createSocket('udp4')
+  await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
+  const { port } = socket.address()
+  await new Promise<void>(resolve => socket.close(() => { resolve() }))
   return port
 }

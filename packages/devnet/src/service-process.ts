@@ -1,29 +1,38 @@
 /**
  * One Hivecast command (origin or relay) running as a child process: started with the same Node,
- * its output prefixed and passed on, ready once it has printed the lines the launcher needs, and
- * stopped with SIGTERM (SIGKILL after a grace period). Children are killed if this process exits.
+ * its output prefixed and passed on for people to read, ready once its `ready` probe (its ready file,
+ * a relay's /status) says where it can be reached, and stopped with SIGTERM (SIGKILL after a grace
+ * period). Children are killed if this process exits.
  */
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import type { ChildProcess } from 'node:child_process'
+import { NotReadyError, errorMessage } from '@hivecast/shared'
 
-export interface ServiceOptions {
+/**
+ * Asked every `readyPollMs` until it returns what the service says about itself; undefined while it
+ * is not ready. Given the child's pid, so a ready file left by an earlier run is not taken for this one.
+ * A throw ends the wait: the service answers with something that will not become right.
+ */
+export type ReadyProbe<T> = (pid: number) => Promise<T | undefined>
+
+export interface ServiceOptions<T> {
   /** Short name used as the log prefix, e.g. `relay-1`. */
   name: string
   /** Path of the command's `.ts` entry point. */
   script: string
   args: string[]
-  /** Labels of lines `label: value` to wait for, e.g. `['relay', 'relay libp2p']`. */
-  readyLabels: string[]
+  ready: ReadyProbe<T>
   /** Where the child's lines go; defaults to this process's stdout. Null silences them. */
   log?: ((line: string) => void) | null
   readyTimeoutMs?: number
+  readyPollMs?: number
 }
 
-export interface ServiceProcess {
+export interface ServiceProcess<T> {
   name: string
-  /** Values of the ready lines, by label. */
-  values: Record<string, string>
+  /** What the ready probe returned. */
+  ready: T
   child: ChildProcess
   /** Every line the child printed so far (stdout and stderr). */
   output: string[]
@@ -45,31 +54,23 @@ process.once('exit', () => {
   }
 })
 
-export async function startService (options: ServiceOptions): Promise<ServiceProcess> {
+export async function startService<T> (options: ServiceOptions<T>): Promise<ServiceProcess<T>> {
   // A process group of its own: Ctrl-C in a terminal reaches only the launcher, which stops the
   // children in order, instead of every child getting the signal twice.
   const child = spawn(process.execPath, [options.script, ...options.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   running.add(child)
   const log = options.log === undefined ? (line: string) => { console.log(line) } : options.log
   const output: string[] = []
-  const values: Record<string, string> = {}
   const exited = new Promise<number | null>(resolve => {
     child.once('exit', code => {
       running.delete(child)
       resolve(code)
     })
   })
-  let markReady: () => void = () => {}
-  const ready = new Promise<void>(resolve => { markReady = resolve })
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', line => {
       output.push(line)
       log?.(`[${options.name}] ${line}`)
-      const match = /^([a-z0-9 -]+): (\S+)$/.exec(line)
-      if (match !== null && options.readyLabels.includes(match[1]!) && values[match[1]!] === undefined) {
-        values[match[1]!] = match[2]!
-        if (options.readyLabels.every(label => values[label] !== undefined)) markReady()
-      }
     })
   }
   const stop = async (graceMs = 5000): Promise<number | null> => {
@@ -87,18 +88,24 @@ export async function startService (options: ServiceOptions): Promise<ServicePro
     return await exited
   }
   const timeoutMs = options.readyTimeoutMs ?? 30_000
-  let timer: NodeJS.Timeout | undefined
-  const failure = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${options.name} did not become ready within ${timeoutMs} ms`)), timeoutMs)
-    void exited.then(code => reject(new Error(`${options.name} exited with code ${code} before it was ready:\n${output.slice(-20).join('\n')}`)))
-  })
+  const deadline = Date.now() + timeoutMs
+  let ready: T | undefined
   try {
-    await Promise.race([ready, failure])
+    while (ready === undefined) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new NotReadyError(`${options.name} exited with code ${child.exitCode} before it was ready:\n${output.slice(-20).join('\n')}`)
+      }
+      if (Date.now() > deadline) throw new NotReadyError(`${options.name} did not become ready within ${timeoutMs} ms`)
+      try {
+        ready = await options.ready(child.pid!)
+      } catch (err) {
+        throw new NotReadyError(`${options.name} is not ready and will not be: ${errorMessage(err)}`, { cause: err })
+      }
+      if (ready === undefined) await new Promise(resolve => setTimeout(resolve, options.readyPollMs ?? 100))
+    }
   } catch (err) {
     await kill()
     throw err
-  } finally {
-    clearTimeout(timer)
   }
-  return { name: options.name, values, child, output, exited, stop, kill }
+  return { name: options.name, ready, child, output, exited, stop, kill }
 }

@@ -27,7 +27,6 @@ const SAMPLE_SCHEDULE = 'sample-schedule.xml'
 /** The one date the sample schedule is written for. */
 const SAMPLE_DATE = '2026-02-01'
 
-
 export interface SiteServer {
   url: string
   stop(): Promise<void>

@@ -1,13 +1,13 @@
 /**
  * Finding ffmpeg: `FFMPEG_PATH` first (an operator's explicit choice), then `ffmpeg` on PATH (the
- * distribution build, which has srt/rist and the fonts drawtext needs), then the optional npm package
- * `@ffmpeg-installer/ffmpeg` as a last resort.
+ * distribution build, which has srt/rist and the fonts drawtext needs). No binary is bundled: the only
+ * npm-packaged builds are years old and lack those.
  */
 import { constants } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
 import { delimiter, dirname, join } from 'node:path'
 
-export type FfmpegSource = 'FFMPEG_PATH' | 'PATH' | '@ffmpeg-installer/ffmpeg'
+export type FfmpegSource = 'FFMPEG_PATH' | 'PATH'
 
 export interface FfmpegBinary {
   path: string
@@ -24,14 +24,13 @@ async function isExecutableFile (path: string): Promise<boolean> {
   }
 }
 
-async function fromInstallerPackage (): Promise<string | undefined> {
-  try {
-    // An optional dependency: absent on unsupported platforms, and it throws a string there.
-    const mod = await import('@ffmpeg-installer/ffmpeg')
-    const path = mod.default.path
-    return typeof path === 'string' && await isExecutableFile(path) ? path : undefined
-  } catch {
-    return undefined
+/** No ffmpeg on PATH and no FFMPEG_PATH: the origin cannot encode anything. */
+export class FfmpegNotFoundError extends Error {
+  readonly code = 'ERR_FFMPEG_NOT_FOUND'
+
+  constructor () {
+    super('ffmpeg not found on PATH. Install it (Debian/Ubuntu: `sudo apt-get install ffmpeg`, macOS: `brew install ffmpeg`) or set FFMPEG_PATH to an ffmpeg binary.')
+    this.name = 'FfmpegNotFoundError'
   }
 }
 
@@ -46,14 +45,12 @@ export async function locateFfmpeg (env: NodeJS.ProcessEnv = process.env): Promi
     const candidate = join(dir, 'ffmpeg')
     if (await isExecutableFile(candidate)) return { path: candidate, source: 'PATH' }
   }
-  const packaged = await fromInstallerPackage()
-  if (packaged !== undefined) return { path: packaged, source: '@ffmpeg-installer/ffmpeg' }
-  throw new Error('ffmpeg not found: install it (e.g. `apt install ffmpeg`) or set FFMPEG_PATH to an ffmpeg binary.')
+  throw new FfmpegNotFoundError()
 }
 
 /**
- * ffprobe beside the ffmpeg in use (same build), else on PATH; undefined when there is none (the
- * npm static build ships ffmpeg only): then renditions are announced with their presets' values.
+ * ffprobe beside the ffmpeg in use (same build), else on PATH; undefined when there is none (some
+ * static builds ship ffmpeg only): then renditions are announced with their presets' values.
  */
 export async function locateFfprobe (ffmpeg: FfmpegBinary, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   const beside = join(dirname(ffmpeg.path), 'ffprobe')

@@ -20,6 +20,8 @@ export interface FfmpegSupervisorOptions {
   maxBackoffMs?: number
   /** Called with every block ffmpeg writes to stdout with `-progress pipe:1`. */
   onProgress?: (progress: FfmpegProgress) => void
+  /** Hides secrets in ffmpeg's output lines before they are logged or kept for `lastExit`. */
+  redact?: (line: string) => string
 }
 
 const TAIL_LINES = 8
@@ -118,8 +120,9 @@ export class FfmpegSupervisor {
     child.stderr?.on('data', (chunk: string) => {
       const lines = (partial + chunk).split(/\r?\n|\r/)
       partial = lines.pop() ?? ''
-      for (const line of lines) {
-        if (line.trim() === '') continue
+      for (const raw of lines) {
+        if (raw.trim() === '') continue
+        const line = this.#options.redact?.(raw) ?? raw
         this.#options.log(`ffmpeg[${run}]: ${line}`)
         tail.push(line)
         if (tail.length > TAIL_LINES) tail.shift()
@@ -128,7 +131,7 @@ export class FfmpegSupervisor {
     const result = await child
     this.running = false
     this.#process = undefined
-    if (partial.trim() !== '') tail.push(partial)
+    if (partial.trim() !== '') tail.push(this.#options.redact?.(partial) ?? partial)
     const how = result.signal !== undefined
       ? `was stopped by ${result.signal}`
       : result.exitCode !== undefined

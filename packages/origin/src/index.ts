@@ -25,16 +25,18 @@
  * await origin.stop()
  * ```
  */
-export { startOrigin, assertSegmentDuration, assertThumbnailInterval, DEFAULT_HTTP, DEFAULT_LISTEN, DEFAULT_THUMBNAIL_INTERVAL } from './origin.ts'
-export type { InputStatus, Origin, OriginOptions, OriginStatus } from './origin.ts'
+export { startOrigin } from './origin.ts'
+export type { InputStatus, Origin, OriginStatus } from './origin.ts'
+export { assertSegmentDuration, assertThumbnailInterval, DEFAULT_HTTP, DEFAULT_LISTEN, DEFAULT_THUMBNAIL_INTERVAL, ORIGIN_FLAGS } from './origin-options.ts'
+export type { OriginFlag, OriginOptions } from './origin-options.ts'
 export type { EnqueueFlags, PublishedSegment } from './segment-publisher.ts'
 export { DEFAULT_RENDITIONS, RENDITION_PRESETS, renditionInfo, resolveRenditions } from './rendition-ladder.ts'
 export type { RenditionPreset } from './rendition-ladder.ts'
-export { assertStreamInput, describeInput, parseInputUrl, INPUT_KINDS } from './stream-input.ts'
+export { assertStreamInput, describeInput, inputListenAddresses, parseInputUrl, InvalidInputFieldError, INPUT_KINDS } from './stream-input.ts'
 export type { InputKind, StreamInput } from './stream-input.ts'
 export { loadRoomConfig, parseRoomConfig, pickRoom } from './room-config.ts'
 export type { RoomConfig } from './room-config.ts'
-export { locateFfmpeg, locateFfprobe } from './ffmpeg-binary.ts'
+export { FfmpegNotFoundError, locateFfmpeg, locateFfprobe } from './ffmpeg-binary.ts'
 export { ladderArgs } from './ladder-command.ts'
 export type { LadderCommandOptions } from './ladder-command.ts'
 export type { PreparedInput } from './stream-input.ts'

@@ -35,15 +35,35 @@ export class OriginMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers
     })
-    new Counter({ name: 'hivecast_origin_ffmpeg_restarts_total', help: 'Times ffmpeg exited and was started again', registers,
-      collect () { this.reset(); this.inc(sources.ffmpegRestarts()) } })
-    new Gauge({ name: 'hivecast_origin_ffmpeg_up', help: '1 while ffmpeg runs', registers,
-      collect () { this.set(sources.ffmpegUp() ? 1 : 0) } })
-    new Gauge({ name: 'hivecast_origin_input_up', help: '1 while segments arrive from the input, 0 while waiting for signal', registers,
-      collect () { this.set(sources.inputUp() ? 1 : 0) } })
-    new Gauge({ name: 'hivecast_origin_peers', help: 'Connected libp2p peers', registers,
-      collect () { this.set(sources.peers()) } })
-    new Counter({ name: 'hivecast_origin_dropped_total', help: 'Bad input skipped and counted, by kind', labelNames: ['what'], registers,
+    new Counter({
+      name: 'hivecast_origin_ffmpeg_restarts_total',
+      help: 'Times ffmpeg exited and was started again',
+      registers,
+      collect () { this.reset(); this.inc(sources.ffmpegRestarts()) }
+    })
+    new Gauge({
+      name: 'hivecast_origin_ffmpeg_up',
+      help: '1 while ffmpeg runs',
+      registers,
+      collect () { this.set(sources.ffmpegUp() ? 1 : 0) }
+    })
+    new Gauge({
+      name: 'hivecast_origin_input_up',
+      help: '1 while segments arrive from the input, 0 while waiting for signal',
+      registers,
+      collect () { this.set(sources.inputUp() ? 1 : 0) }
+    })
+    new Gauge({
+      name: 'hivecast_origin_peers',
+      help: 'Connected libp2p peers',
+      registers,
+      collect () { this.set(sources.peers()) }
+    })
+    new Counter({
+      name: 'hivecast_origin_dropped_total',
+      help: 'Bad input skipped and counted, by kind',
+      labelNames: ['what'],
+      registers,
       collect () {
         const d = sources.dropped()
         this.reset()
@@ -51,9 +71,14 @@ export class OriginMetrics {
         this.inc({ what: 'segments' }, d.segments)
         this.inc({ what: 'publish_errors' }, d.publishErrors)
         this.inc({ what: 'thumbnails' }, d.thumbnails)
-      } })
-    new Counter({ name: 'hivecast_origin_rtmp_refused_total', help: 'RTMP publishers turned away (wrong stream key or no publish)', registers,
-      collect () { this.reset(); this.inc(sources.rtmpRefused()) } })
+      }
+    })
+    new Counter({
+      name: 'hivecast_origin_rtmp_refused_total',
+      help: 'RTMP connections turned away (wrong stream key, not RTMP, too many or too slow before publish)',
+      registers,
+      collect () { this.reset(); this.inc(sources.rtmpRefused()) }
+    })
     this.#fps = new Gauge({ name: 'hivecast_origin_ingest_fps', help: 'Frames per second ffmpeg encodes (from -progress)', registers })
     this.#speed = new Gauge({ name: 'hivecast_origin_ffmpeg_speed', help: 'ffmpeg speed relative to real time (from -progress)', registers })
   }

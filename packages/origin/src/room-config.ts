@@ -8,11 +8,10 @@ import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import * as v from 'valibot'
 import { parse as parseYaml } from 'yaml'
-import { assertRoomSlug, checkConfig, checkConfigField, configFields } from '@hivecast/shared'
-import { assertPeerId, assertSegmentDuration, assertThumbnailInterval } from './origin.ts'
+import { InvalidConfigError, MissingResourceError, assertRoomSlug, checkConfig, checkConfigField, configFields, errorMessage, parseHostPort } from '@hivecast/shared'
+import { assertPeerId, assertSegmentDuration, assertThumbnailInterval } from './origin-options.ts'
 import { resolveRenditions, RENDITION_PRESETS } from './rendition-ladder.ts'
-import { parseHostPort } from './status-server.ts'
-import { assertStreamInput, INPUT_KINDS } from './stream-input.ts'
+import { InvalidInputFieldError, assertStreamInput, INPUT_KINDS } from './stream-input.ts'
 import type { StreamInput } from './stream-input.ts'
 
 export interface RoomConfig {
@@ -72,12 +71,13 @@ const fileSchema = v.strictObject({
   rooms: v.pipe(v.array(roomSchema, 'must be a list of rooms, each starting with "- slug: <name>"'), v.minLength(1, 'must list at least one room'))
 }, configFields('the file has one top-level field, rooms'))
 
-/** assertStreamInput names the field in its messages (`input.key …`); the config error names it already. */
-function assertInputWithoutPrefix (input: StreamInput): void {
+/** Checks a room's input; a problem is reported at the field it names, e.g. `rooms[0].input.key`. */
+function checkInput (file: string, at: string, input: StreamInput): void {
   try {
     assertStreamInput(input)
   } catch (err) {
-    throw new Error((err as Error).message.replace(/^input\.\w+ /, ''))
+    if (!(err instanceof InvalidInputFieldError)) throw err
+    throw new InvalidConfigError(`${file}: ${at}.input.${err.field}: ${err.problem}`, { cause: err })
   }
 }
 
@@ -87,7 +87,7 @@ export function parseRoomConfig (source: string, file: string): RoomConfig[] {
   try {
     raw = parseYaml(source)
   } catch (err) {
-    throw new Error(`${file} is not valid YAML: ${(err as Error).message.split('\n')[0] ?? ''}. Fix the line it names.`)
+    throw new InvalidConfigError(`${file} is not valid YAML: ${errorMessage(err).split('\n')[0] ?? ''}. Fix the line it names.`, { cause: err })
   }
   const checked = checkConfig(fileSchema, raw, file)
   const base = dirname(resolve(file))
@@ -95,7 +95,7 @@ export function parseRoomConfig (source: string, file: string): RoomConfig[] {
   return checked.rooms.map((room, i) => {
     const at = `rooms[${i}]`
     checkConfigField(file, `${at}.slug`, () => assertRoomSlug(room.slug))
-    if (seen.has(room.slug)) throw new Error(`${file}: ${at}.slug "${room.slug}" is listed twice: give each room its own slug`)
+    if (seen.has(room.slug)) throw new InvalidConfigError(`${file}: ${at}.slug "${room.slug}" is listed twice: give each room its own slug`)
     seen.add(room.slug)
     if (room.renditions !== undefined) checkConfigField(file, `${at}.renditions`, () => resolveRenditions(room.renditions ?? []))
     if (room.segmentDuration !== undefined) checkConfigField(file, `${at}.segmentDuration`, () => assertSegmentDuration(room.segmentDuration ?? 0))
@@ -104,9 +104,7 @@ export function parseRoomConfig (source: string, file: string): RoomConfig[] {
     if (room.http !== undefined) checkConfigField(file, `${at}.http`, () => parseHostPort(room.http ?? ''))
     let input: StreamInput | undefined = room.input
     if (input !== undefined) {
-      const checked = input
-      const key = checked.kind === 'rtmp' ? 'key' : checked.kind === 'srt' ? 'passphrase' : checked.kind === 'file' ? 'path' : checked.kind === 'http' ? 'url' : 'listen'
-      checkConfigField(file, `${at}.input${checked.kind === 'test-pattern' ? '' : `.${key}`}`, () => { assertInputWithoutPrefix(checked) })
+      checkInput(file, at, input)
       if (input.kind === 'file') input = { kind: 'file', path: resolve(base, input.path) }
     }
     return {
@@ -130,7 +128,7 @@ export async function loadRoomConfig (file: string): Promise<RoomConfig[]> {
   try {
     source = await readFile(file, 'utf8')
   } catch (err) {
-    throw new Error(`cannot read --config ${file}: ${(err as Error).message}`)
+    throw new MissingResourceError(`cannot read --config ${file}: ${errorMessage(err)}`, { cause: err })
   }
   return parseRoomConfig(source, file)
 }
@@ -140,9 +138,9 @@ export function pickRoom (rooms: readonly RoomConfig[], slug: string | undefined
   const slugs = rooms.map(r => r.slug).join(', ')
   if (slug === undefined) {
     if (rooms.length === 1) return rooms[0]!
-    throw new Error(`${file} lists several rooms (${slugs}): choose one with --room; run one origin per room`)
+    throw new InvalidConfigError(`${file} lists several rooms (${slugs}): choose one with --room; run one origin per room`)
   }
   const room = rooms.find(r => r.slug === slug)
-  if (room === undefined) throw new Error(`--room ${slug} is not in ${file}, which lists ${slugs}`)
+  if (room === undefined) throw new InvalidConfigError(`--room ${slug} is not in ${file}, which lists ${slugs}`)
   return room
 }

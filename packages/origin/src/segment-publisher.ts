@@ -4,6 +4,7 @@
  * is a queue, so its segments go out in the order ffmpeg finished them. An fMP4 segment's init section
  * is stored as a block of its own (once per ffmpeg run) and named in the announcement.
  */
+import { randomBytes } from 'node:crypto'
 import { readFile, unlink } from 'node:fs/promises'
 import { MAX_INIT_BYTES, MAX_RAW_BLOCK, encodeEnvelope, parseAnnouncement, rawCid, signAnnouncement } from '@hivecast/shared'
 import type { RenditionInfo, SegmentAnnouncement, SignedEnvelope } from '@hivecast/shared'
@@ -68,6 +69,8 @@ export class SegmentPublisher {
   readonly #discontinuity = new Set<string>()
   /** Per rendition, the init section its latest segment used (ffmpeg writes one per run). */
   readonly #inits = new Map<string, InitSection>()
+  /** This origin run's id, signed into every segment announcement so players can tell runs apart. */
+  readonly session = randomBytes(12).toString('base64url')
   /** Segments that could not be stored or announced (logged). */
   dropped = 0
   /** Announcements stored and signed whose gossip publish failed (logged). */
@@ -138,6 +141,7 @@ export class SegmentPublisher {
       // ffmpeg's PDT when it wrote one, else the origin's clock at the segment's first frame.
       pdt: segment.pdt ?? Math.round(segment.finishedAt - segment.duration * 1000),
       discontinuity: flags.discontinuity === true || this.#discontinuity.has(segment.rendition),
+      session: this.session,
       end: flags.end ?? false,
       ...init === undefined ? {} : { init: { cid: init.cid, size: init.bytes.length } }
     }

@@ -76,7 +76,6 @@ interface DirectoryEntry {
   size: number
 }
 
-
 function isRecordedSegment (value: unknown): value is RecordedSegment {
   if (typeof value !== 'object' || value === null) return false
   const s = value as Record<string, unknown>

@@ -1,23 +1,13 @@
 /**
  * The origin's small HTTP face: `GET /healthz` for supervisors and load balancers, `GET /status` for
  * the demo, the network page and the publish-latency benchmark, `GET /metrics` for Prometheus.
- * Read-only and CORS-open.
+ * Read-only; /status and /metrics are CORS-open for the site's pages, /healthz is not: only
+ * supervisors and load balancers read it, and a web page has no business probing it.
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-
-export interface HostPort {
-  host: string
-  port: number
-}
-
-/** Parses `host:port` (`[::1]:8090` for IPv6); port 0 picks a free port. */
-export function parseHostPort (value: string): HostPort {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value)
-  const port = Number(match?.[3])
-  if (match === null || port > 65535) throw new Error(`invalid address "${value}": use host:port, e.g. 127.0.0.1:8090 (port 0 picks a free one)`)
-  return { host: match[1] ?? match[2] ?? '', port }
-}
+import { ListenError, formatHostPort } from '@hivecast/shared'
+import type { HostPort } from '@hivecast/shared'
 
 export type Health = { ok: true } | { ok: false, reason: string }
 
@@ -35,9 +25,9 @@ export interface StatusServer {
 
 export async function startStatusServer (options: StatusServerOptions): Promise<StatusServer> {
   const server = createServer((req, res) => {
-    res.setHeader('Access-Control-Allow-Origin', '*')
     res.setHeader('Cache-Control', 'no-store')
     const path = (req.url ?? '/').split('?')[0]
+    if (path !== '/healthz') res.setHeader('Access-Control-Allow-Origin', '*')
     if (path !== '/healthz' && path !== '/status' && path !== '/metrics') {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found: try /status, /healthz or /metrics\n')
       return
@@ -67,13 +57,12 @@ export async function startStatusServer (options: StatusServerOptions): Promise<
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(options.status()))
   })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', err => reject(new Error(`cannot serve HTTP on ${options.host}:${options.port}: ${err.message}. Choose another --http address.`)))
+    server.once('error', err => reject(new ListenError(`cannot serve HTTP on ${formatHostPort(options)}: ${err.message}. Choose another --http address.`, { cause: err })))
     server.listen(options.port, options.host, resolve)
   })
   const { port } = server.address() as AddressInfo
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host
   return {
-    url: `http://${host}:${port}/`,
+    url: `http://${formatHostPort({ host: options.host, port })}/`,
     close: async () => {
       server.closeAllConnections()
       await new Promise<void>(resolve => server.close(() => resolve()))

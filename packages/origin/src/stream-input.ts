@@ -6,6 +6,8 @@
  */
 import { access } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { InvalidInputError, isHivecastError, parseHostPort } from '@hivecast/shared'
+import type { HivecastErrorOptions, HostPort } from '@hivecast/shared'
 import { placeholderName } from './rtmp-gate.ts'
 
 export type StreamInput =
@@ -38,6 +40,8 @@ export interface InputContext {
   font: string | undefined
   /** For rtmp: the loopback port ffmpeg listens on behind the stream-key gate. */
   rtmpInternalPort?: number
+  /** For srt and http: where the input description that holds their secrets is written (mode 0600). */
+  inputFile?: string
 }
 
 /** The input half of an ffmpeg command: `-i` arguments plus where the video and audio come out. */
@@ -50,6 +54,11 @@ export interface PreparedInput {
   /** `-map` specifier of the audio stream, mapped once per rendition. */
   audioMap: string
   description: string
+  /**
+   * A file to write (mode 0600) before ffmpeg starts: an ffconcat description naming a URL with
+   * secrets in it, so that they are not in ffmpeg's argv, which every user sees in ps.
+   */
+  file?: { path: string, content: string }
 }
 
 /** A network read that stalls this long ends the run, so a vanished sender means a restart. */
@@ -64,12 +73,41 @@ export function isListening (input: StreamInput): boolean {
   return input.kind === 'rtmp' || input.kind === 'udp' || input.kind === 'tcp' || (input.kind === 'srt' && input.mode === 'listener')
 }
 
-/** `host:port` into URL form (`[::1]:9000` stays bracketed). */
-function splitAddress (address: string): { host: string, port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s/?#@]+)):(\d{1,5})$/.exec(address)
-  const port = Number(match?.[3])
-  if (match === null || port < 1 || port > 65535) throw new Error(`invalid address "${address}": use host:port, e.g. 0.0.0.0:1935`)
-  return { host: match[1] ?? match[2] ?? '', port }
+/** A field of a stream input that cannot be used: `field` names it (`listen`, `key`, ...), `problem` says why. */
+export class InvalidInputFieldError extends InvalidInputError {
+  static override name = 'InvalidInputFieldError'
+  override name = 'InvalidInputFieldError'
+  readonly field: string
+  readonly problem: string
+
+  constructor (field: string, problem: string, options?: HivecastErrorOptions) {
+    super(`input.${field} ${problem}`, options)
+    this.field = field
+    this.problem = problem
+  }
+}
+
+/** An input's `host:port` (`:1935` is loopback); it needs a real port, ffmpeg binds or dials it. */
+function splitAddress (address: string, field: string): HostPort {
+  let parsed: HostPort | undefined
+  try {
+    parsed = parseHostPort(address)
+  } catch (err) {
+    if (!isHivecastError(err, 'INVALID_ADDRESS')) throw err
+  }
+  if (parsed === undefined || parsed.port === 0) throw new InvalidInputFieldError(field, `"${address}" is not host:port: use e.g. 0.0.0.0:1935`)
+  return parsed
+}
+
+/** Where the origin listens for `input`, as a URL without secrets; empty for inputs it pulls or makes. */
+export function inputListenAddresses (input: StreamInput): string[] {
+  switch (input.kind) {
+    case 'rtmp': return [`rtmp://${input.listen}/live`]
+    case 'srt': return input.mode === 'listener' ? [`srt://${input.address}?mode=listener`] : []
+    case 'udp': return [`udp://${input.listen}`]
+    case 'tcp': return [`tcp://${input.listen}`]
+    default: return []
+  }
 }
 
 function urlHost (host: string): string {
@@ -89,36 +127,36 @@ export function assertStreamInput (input: StreamInput): StreamInput {
   switch (input.kind) {
     case 'test-pattern': return input
     case 'file':
-      if (input.path.trim() === '') throw new Error('input.path is empty: give the path of a video file with audio, e.g. talk.mp4')
+      if (input.path.trim() === '') throw new InvalidInputFieldError('path', 'is empty: give the path of a video file with audio, e.g. talk.mp4')
       return input
     case 'rtmp':
-      splitAddress(input.listen)
-      if (!STREAM_KEY.test(input.key)) throw new Error('input.key is not a usable stream key: use 8 to 64 letters, digits, "-" or "_"')
+      splitAddress(input.listen, 'listen')
+      if (!STREAM_KEY.test(input.key)) throw new InvalidInputFieldError('key', 'is not a usable stream key: use 8 to 64 letters, digits, "-" or "_"')
       return input
     case 'srt':
-      if (input.mode !== 'listener' && input.mode !== 'caller') throw new Error(`input.mode "${String(input.mode)}" is not an SRT mode: use listener or caller`)
-      splitAddress(input.address)
+      if (input.mode !== 'listener' && input.mode !== 'caller') throw new InvalidInputFieldError('mode', `"${String(input.mode)}" is not an SRT mode: use listener or caller`)
+      splitAddress(input.address, 'address')
       if (input.passphrase !== undefined && !SRT_PASSPHRASE.test(input.passphrase)) {
-        throw new Error('input.passphrase is not a usable SRT passphrase: use 10 to 64 printable characters without spaces')
+        throw new InvalidInputFieldError('passphrase', 'is not a usable SRT passphrase: use 10 to 64 printable characters without spaces')
       }
       return input
     case 'udp':
     case 'tcp':
-      splitAddress(input.listen)
+      splitAddress(input.listen, 'listen')
       return input
     case 'http': {
       let url: URL
       try {
         url = new URL(input.url)
       } catch {
-        throw new Error(`input.url "${input.url}" is not a URL: use e.g. http://encoder.local:8000/stream.ts`)
+        throw new InvalidInputFieldError('url', `"${input.url}" is not a URL: use e.g. http://encoder.local:8000/stream.ts`)
       }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`input.url "${input.url}" must start with http:// or https://`)
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidInputFieldError('url', `"${input.url}" must start with http:// or https://`)
       return input
     }
     default:
       // Callers from plain JavaScript can pass anything.
-      throw new Error(`input.kind ${JSON.stringify((input as { kind: unknown }).kind)} is unknown: use one of ${INPUT_KINDS.join(', ')}`)
+      throw new InvalidInputFieldError('kind', `${JSON.stringify((input as { kind: unknown }).kind)} is unknown: use one of ${INPUT_KINDS.join(', ')}`)
   }
 }
 
@@ -127,32 +165,39 @@ function filePath (value: string): string {
   try {
     return fileURLToPath(value)
   } catch (err) {
-    throw new Error(`invalid --input "${value}": ${(err as Error).message}; use file:///absolute/path.ts or file:<path>`)
+    throw new InvalidInputError(`invalid --input "${value}": ${(err as Error).message}; use file:///absolute/path.ts or file:<path>`)
   }
+}
+
+/** Secrets given apart from the `--input` URL (from the environment), which then may leave them out. */
+export interface SeparateSecrets {
+  rtmpKey?: string
+  srtPassphrase?: string
 }
 
 /**
  * Parses the `--input` flag: `test-pattern`, `file:<path>`, `rtmp://<host:port>/live/<key>`,
  * `srt://<host:port>?mode=listener|caller&passphrase=<p>`, `udp://<host:port>`, `tcp://<host:port>`,
- * or an `http(s)://` URL.
+ * or an `http(s)://` URL. A key or passphrase in `secrets` replaces the URL's.
  */
-export function parseInputUrl (value: string): StreamInput {
+export function parseInputUrl (value: string, secrets: SeparateSecrets = {}): StreamInput {
   if (value === 'test-pattern') return { kind: 'test-pattern' }
   if (value.startsWith('file:')) return assertStreamInput({ kind: 'file', path: value.startsWith('file://') ? filePath(value) : value.slice(5) })
   const scheme = /^([a-z]+):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?$/.exec(value)
-  if (scheme === null) throw new Error(`invalid --input "${value}": use test-pattern, file:<path>, or an rtmp://, srt://, udp://, tcp://, http:// URL`)
+  if (scheme === null) throw new InvalidInputError(`invalid --input "${value}": use test-pattern, file:<path>, or an rtmp://, srt://, udp://, tcp://, http:// URL`)
   const [, protocol, address = '', path = '', query = ''] = scheme
   const params = new URLSearchParams(query)
   switch (protocol) {
     case 'rtmp': {
-      const key = /^\/live\/([^/]+)$/.exec(path)?.[1]
-      if (key === undefined) throw new Error(`invalid --input "${value}": an RTMP input is rtmp://<listen host:port>/live/<stream key>`)
+      const match = /^\/live(?:\/([^/]+))?$/.exec(path)
+      const key = secrets.rtmpKey ?? match?.[1]
+      if (match === null || key === undefined) throw new InvalidInputError(`invalid --input "${value}": an RTMP input is rtmp://<listen host:port>/live/<stream key>, or rtmp://<listen host:port>/live with the key in HIVECAST_RTMP_KEY`)
       return assertStreamInput({ kind: 'rtmp', listen: address, key })
     }
     case 'srt': {
       const mode = params.get('mode') ?? 'caller'
-      if (mode !== 'listener' && mode !== 'caller') throw new Error(`invalid --input "${value}": mode must be listener or caller`)
-      const passphrase = params.get('passphrase') ?? undefined
+      if (mode !== 'listener' && mode !== 'caller') throw new InvalidInputError(`invalid --input "${value}": mode must be listener or caller`)
+      const passphrase = secrets.srtPassphrase ?? params.get('passphrase') ?? undefined
       return assertStreamInput(passphrase === undefined ? { kind: 'srt', mode, address } : { kind: 'srt', mode, address, passphrase })
     }
     case 'udp':
@@ -162,7 +207,7 @@ export function parseInputUrl (value: string): StreamInput {
     case 'https':
       return assertStreamInput({ kind: 'http', url: value })
     default:
-      throw new Error(`invalid --input "${value}": unknown scheme ${protocol}://, use rtmp, srt, udp, tcp or http(s)`)
+      throw new InvalidInputError(`invalid --input "${value}": unknown scheme ${protocol}://, use rtmp, srt, udp, tcp or http(s)`)
   }
 }
 
@@ -173,7 +218,7 @@ export function describeInput (input: StreamInput): string {
     case 'file': return `file ${input.path} (looped)`
     case 'rtmp': return `RTMP listening on ${input.listen} (stream key required)`
     case 'srt': return `SRT ${input.mode} ${input.mode === 'listener' ? 'on' : 'to'} ${input.address}${input.passphrase === undefined ? '' : ' (encrypted)'}`
-    case 'udp': return `MPEG-TS over UDP on ${input.listen}${isMulticast(splitAddress(input.listen).host) ? ' (multicast)' : ''}`
+    case 'udp': return `MPEG-TS over UDP on ${input.listen}${isMulticast(splitAddress(input.listen, 'listen').host) ? ' (multicast)' : ''}`
     case 'tcp': return `MPEG-TS over TCP listening on ${input.listen}`
     case 'http': {
       const url = new URL(input.url)
@@ -219,7 +264,7 @@ function testPattern (ctx: InputContext): PreparedInput {
     const fontSize = Math.max(12, Math.round(height / 15))
     videoFilters.push(`drawtext=fontfile=${ctx.font}:text='${ctx.room}  %{pts\\:hms\\:${secondsSinceMidnight(ctx.now).toFixed(3)}}'` +
       `:fontsize=${fontSize}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=${Math.round(fontSize / 4)}` +
-      `:x=(w-text_w)/2:y=h/12`)
+      ':x=(w-text_w)/2:y=h/12')
   }
   return {
     args: [
@@ -233,43 +278,75 @@ function testPattern (ctx: InputContext): PreparedInput {
   }
 }
 
+/**
+ * Network inputs name their one protocol and force their demuxer: a hostile source answering with an
+ * HLS playlist (or any other format that names URLs) cannot make ffmpeg fetch anything else.
+ */
+function networkInput (protocols: string, demuxer: string, url: string): string[] {
+  return ['-protocol_whitelist', protocols, '-f', demuxer, '-i', url]
+}
+
+/** ffconcat quotes: everything between single quotes is literal, a quote is closed, escaped and reopened. */
+function ffconcatQuote (value: string): string {
+  return `'${value.replaceAll("'", "'\\''")}'`
+}
+
+/**
+ * A URL with secrets goes to ffmpeg in an ffconcat file: concat opens it with the options listed
+ * there, and only the concat and MPEG-TS demuxers are allowed, so the stream is still read as
+ * MPEG-TS and nothing else.
+ */
+function describedInput (protocols: string, url: string, options: Record<string, string>, ctx: InputContext): { args: string[], file: { path: string, content: string } } {
+  if (ctx.inputFile === undefined) throw new Error('no path for the input description file')
+  const lines = ['ffconcat version 1.0', `file ${ffconcatQuote(url)}`, ...Object.entries(options).map(([k, v]) => `option ${k} ${ffconcatQuote(v)}`)]
+  return {
+    args: ['-protocol_whitelist', `file,${protocols}`, '-format_whitelist', 'concat,mpegts', '-f', 'concat', '-safe', '0', '-i', ctx.inputFile],
+    file: { path: ctx.inputFile, content: `${lines.join('\n')}\n` }
+  }
+}
+
 /** The `-i` arguments that read a network or file input; the first video and first audio stream are used. */
-function inputArgs (input: Exclude<StreamInput, { kind: 'test-pattern' }>, ctx: InputContext): string[] {
+function inputArgs (input: Exclude<StreamInput, { kind: 'test-pattern' }>, ctx: InputContext): { args: string[], file?: { path: string, content: string } } {
   switch (input.kind) {
     case 'file':
-      return ['-stream_loop', '-1', '-re', '-i', input.path]
+      return { args: ['-stream_loop', '-1', '-re', '-i', input.path] }
     case 'rtmp':
       if (ctx.rtmpInternalPort === undefined) throw new Error('the RTMP gate is not running')
       // ffmpeg's RTMP listener accepts any stream name (it only warns), so it listens on loopback
       // behind the gate, which checks the key before a publisher reaches it.
-      return ['-listen', '1', '-i', `rtmp://127.0.0.1:${ctx.rtmpInternalPort}/live/${placeholderName(input.key)}`]
+      return { args: ['-listen', '1', ...networkInput('rtmp,tcp', 'flv', `rtmp://127.0.0.1:${ctx.rtmpInternalPort}/live/${placeholderName(input.key)}`)] }
     case 'srt': {
-      const { host, port } = splitAddress(input.address)
+      const { host, port } = splitAddress(input.address, 'address')
       const params = new URLSearchParams({ mode: input.mode })
-      if (input.passphrase !== undefined) params.set('passphrase', input.passphrase)
-      return ['-i', `srt://${urlHost(host)}:${port}?${params.toString()}`]
+      if (input.passphrase === undefined) return { args: networkInput('srt', 'mpegts', `srt://${urlHost(host)}:${port}?${params.toString()}`) }
+      params.set('passphrase', input.passphrase)
+      return describedInput('srt', `srt://${urlHost(host)}:${port}?${params.toString()}`, {}, ctx)
     }
     case 'udp': {
-      const { host, port } = splitAddress(input.listen)
+      const { host, port } = splitAddress(input.listen, 'listen')
       // A big receive ring and overrun_nonfatal: a burst must not kill the run; timeout ends it when the sender stops.
-      return ['-i', `udp://${urlHost(host)}:${port}?fifo_size=1000000&overrun_nonfatal=1&timeout=${READ_TIMEOUT_US}`]
+      return { args: networkInput('udp', 'mpegts', `udp://${urlHost(host)}:${port}?fifo_size=1000000&overrun_nonfatal=1&timeout=${READ_TIMEOUT_US}`) }
     }
     case 'tcp': {
-      const { host, port } = splitAddress(input.listen)
-      return ['-i', `tcp://${urlHost(host)}:${port}?listen=1&timeout=${READ_TIMEOUT_US}`]
+      const { host, port } = splitAddress(input.listen, 'listen')
+      return { args: networkInput('tcp', 'mpegts', `tcp://${urlHost(host)}:${port}?listen=1&timeout=${READ_TIMEOUT_US}`) }
     }
-    case 'http':
-      return ['-rw_timeout', String(READ_TIMEOUT_US), '-i', input.url]
+    case 'http': {
+      const protocols = new URL(input.url).protocol === 'https:' ? 'https,tls,tcp' : 'http,tcp'
+      return describedInput(protocols, input.url, { rw_timeout: String(READ_TIMEOUT_US) }, ctx)
+    }
   }
 }
 
 export function prepareInput (input: StreamInput, ctx: InputContext): PreparedInput {
   if (input.kind === 'test-pattern') return testPattern(ctx)
+  const { args, file } = inputArgs(input, ctx)
   return {
-    args: inputArgs(input, ctx),
+    args,
     videoPad: '[0:v:0]',
     videoFilters: [],
     audioMap: '0:a:0',
-    description: describeInput(input)
+    description: describeInput(input),
+    ...(file === undefined ? {} : { file })
   }
 }

@@ -1,9 +1,9 @@
-/** The pure parts of ingest: --input URLs, the RTMP gate's stream-name scan, ffmpeg -progress reading. */
+/** The pure parts of ingest: --input URLs, the RTMP gate's chunk reader, ffmpeg -progress reading. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ProgressReader } from '../src/ffmpeg-progress.ts'
 import type { FfmpegProgress } from '../src/ffmpeg-progress.ts'
-import { scanStreamName } from '../src/rtmp-gate.ts'
+import { ChunkReader, MessageType, RtmpProtocolError, decodeAmf0, encodeAmf0, encodeMessage, overwritePayload } from '../src/rtmp-chunk-stream.ts'
 import { describeInput, parseInputUrl, prepareInput } from '../src/stream-input.ts'
 
 test('--input URLs become checked input descriptors', () => {
@@ -17,10 +17,13 @@ test('--input URLs become checked input descriptors', () => {
   assert.deepEqual(parseInputUrl('tcp://[::]:9001'), { kind: 'tcp', listen: '[::]:9001' })
   assert.deepEqual(parseInputUrl('https://enc.local/live.ts'), { kind: 'http', url: 'https://enc.local/live.ts' })
   assert.throws(() => parseInputUrl('rtmp://0.0.0.0:1935/app/key'), /rtmp:\/\/<listen host:port>\/live\/<stream key>/)
+  assert.throws(() => parseInputUrl('rtmp://0.0.0.0:1935/live'), /HIVECAST_RTMP_KEY/)
+  assert.deepEqual(parseInputUrl('rtmp://0.0.0.0:1935/live', { rtmpKey: 'from-the-env' }), { kind: 'rtmp', listen: '0.0.0.0:1935', key: 'from-the-env' })
+  assert.deepEqual(parseInputUrl('srt://0.0.0.0:9000?mode=listener', { srtPassphrase: '0123456789ab' }), { kind: 'srt', mode: 'listener', address: '0.0.0.0:9000', passphrase: '0123456789ab' })
   assert.throws(() => parseInputUrl('rtmp://0.0.0.0:1935/live/short'), /not a usable stream key/)
   assert.throws(() => parseInputUrl('srt://h:1?mode=rendezvous'), /mode must be listener or caller/)
   assert.throws(() => parseInputUrl('srt://h:1?passphrase=short'), /not a usable SRT passphrase/)
-  assert.throws(() => parseInputUrl('udp://239.0.0.1'), /invalid address "239\.0\.0\.1"/)
+  assert.throws(() => parseInputUrl('udp://239.0.0.1'), /input\.listen "239\.0\.0\.1" is not host:port/)
   assert.throws(() => parseInputUrl('ndi://x:1'), /unknown scheme ndi:\/\//)
   assert.throws(() => parseInputUrl('talk.mp4'), /use test-pattern, file:<path>/)
 })
@@ -38,26 +41,20 @@ test('multicast UDP is joined by address; secrets stay out of descriptions and f
   assert.doesNotMatch(describeInput({ kind: 'http', url: 'http://u:secret@enc.local/live.ts?token=secret' }), /secret/)
 })
 
-/** An AMF0 command as RTMP clients send it: name, transaction id, null, stream name. */
-function command (name: string, stream: string): Buffer {
-  const str = (s: string): Buffer => Buffer.concat([Buffer.from([0x02, 0, s.length]), Buffer.from(s)])
-  return Buffer.concat([str(name), Buffer.from([0x00, 0x40, 0x08, 0, 0, 0, 0, 0, 0]), Buffer.from([0x05]), str(stream)])
-}
-
-test('the RTMP gate finds the first stream-naming command, and waits while it is incomplete', () => {
-  const before = Buffer.from('connect-bytes')
-  const publish = command('publish', 'the-key')
-  assert.deepEqual(scanStreamName(before), { found: false })
-  assert.deepEqual(scanStreamName(Buffer.concat([before, publish.subarray(0, publish.length - 2)])), { found: false })
-  const whole = scanStreamName(Buffer.concat([before, command('FCPublish', 'first'), publish]))
-  assert.ok(whole.found)
-  assert.equal(whole.command, 'FCPublish')
-  assert.equal(whole.name, 'first')
-  const malformed = Buffer.from(command('publish', 'k'))
-  malformed[10] = 0x01
-  const bad = scanStreamName(malformed)
-  assert.ok(bad.found)
-  assert.equal(bad.name, undefined)
+test('the RTMP chunk reader reassembles split commands, follows Set Chunk Size and maps the name back to the raw bytes', () => {
+  const setChunkSize = encodeMessage(2, MessageType.setChunkSize, 0, Buffer.from([0, 0, 0, 8]))
+  const publish = encodeMessage(8, MessageType.amf0Command, 1, encodeAmf0(['publish', 5, null, 'the-key', 'live']), 8)
+  const raw = Buffer.concat([setChunkSize, publish])
+  const reader = new ChunkReader(4096)
+  const messages = [...reader.push(raw.subarray(0, 20)), ...reader.push(raw.subarray(20))]
+  assert.equal(messages.length, 2)
+  const { values, offsets } = decodeAmf0(messages[1]!.payload)
+  assert.deepEqual(values, ['publish', 5, null, 'the-key', 'live'])
+  overwritePayload(raw, messages[1]!, offsets[3]! + 3, Buffer.from('xxxxxxx'))
+  assert.ok(!raw.includes('the-key') && raw.toString('latin1').replace(/[^a-z-]/g, '').includes('xxxxxxx'))
+  assert.throws(() => new ChunkReader(100).push(encodeMessage(3, MessageType.amf0Command, 0, Buffer.alloc(200))), RtmpProtocolError)
+  assert.throws(() => new ChunkReader(100).push(Buffer.from([0xc3])), /before any format-0 chunk/)
+  assert.throws(() => decodeAmf0(Buffer.from([0x02, 0, 9, 0x61])), /past the end/)
 })
 
 test('ffmpeg -progress blocks become rates from frame and out_time deltas; junk is skipped', () => {

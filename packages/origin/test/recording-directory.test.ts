@@ -46,4 +46,3 @@ test('a snapshot\'s rendition directory is the one @helia/unixfs builds entry by
   for await (const entry of fs.ls(CID.parse(second.cid))) names.push(entry.name)
   assert.deepEqual(names, ['360p', '360p.m3u8', 'index.m3u8'])
 })
-

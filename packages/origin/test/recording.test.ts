@@ -17,7 +17,7 @@ import { encodeEnvelope, roomTopic, signAnnouncement, verifyRoomMessage } from '
 import type { RecordingAnnouncement, SignedEnvelope } from '@hivecast/shared'
 import { createP2PNode, loadOrCreateIdentity } from '@hivecast/shared/node'
 import { startRelay } from '@hivecast/relay'
-import { eventually, freeTcpPort } from '@hivecast/devnet'
+import { eventually, freeTcpPort, waitForGossipPeer } from '@hivecast/devnet'
 import type { Relay } from '@hivecast/relay'
 
 const ROOM = 'rec-test'
@@ -169,7 +169,7 @@ test('a session is recorded across an origin crash; an archiving relay serves it
   running.add(forgerNode)
   forgerNode.libp2p.services.pubsub.subscribe(roomTopic(ROOM))
   await forgerNode.libp2p.dial(multiaddr(archiving.multiaddrs[0]!))
-  await eventually('the relay in the forger\'s mesh', () => forgerNode.libp2p.services.pubsub.getSubscribers(roomTopic(ROOM)).some(p => p.toString() === archiving.peerId) ? true : undefined, 10_000)
+  await waitForGossipPeer(forgerNode, archiving.peerId, roomTopic(ROOM))
   const forged: RecordingAnnouncement = { ...recording, session: 'forged', final: true }
   await forgerNode.libp2p.services.pubsub.publish(roomTopic(ROOM), encodeEnvelope(await signAnnouncement(forged, forger.privateKey, forger.id)))
   await eventually('the forged recording to be rejected', () => (archiving.status().rooms[ROOM]!.rejected['wrong-key'] ?? 0) >= 1 ? true : undefined, 10_000)

@@ -6,11 +6,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { createSocket } from 'node:dgram'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { eventually, freeTcpPort } from '@hivecast/devnet'
+import { eventually, freeTcpPort, freeUdpPort } from '@hivecast/devnet'
 import type { ChildProcess } from 'node:child_process'
 import type { TestContext } from 'node:test'
 import { startOrigin } from '../src/index.ts'
@@ -22,14 +21,6 @@ const PASSPHRASE = 'correct horse battery'.replaceAll(' ', '-')
 const SOURCE = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30',
   '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '60',
   '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '64k']
-
-async function freeUdpPort (): Promise<number> {
-  const socket = createSocket('udp4')
-  await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
-  const { port } = socket.address()
-  await new Promise<void>(resolve => socket.close(() => resolve()))
-  return port
-}
 
 /** An ffmpeg sender that is started again whenever it exits, until stopped. */
 class Sender {
@@ -71,6 +62,8 @@ async function harness (t: TestContext, input: StreamInput): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'hivecast-input-'))
   const logs: string[] = []
   const senders: Sender[] = []
+  // Assigned after the cleanup is registered, so the cleanup also runs when startOrigin throws.
+  // eslint-disable-next-line prefer-const
   let origin: Origin | undefined
   t.after(async () => {
     for (const s of senders) await s.stop()
@@ -163,13 +156,13 @@ test('RTMP push: a wrong stream key is refused and logged, the room key is recei
   const wrong = h.send([...SOURCE, '-f', 'flv', `rtmp://127.0.0.1:${port}/live/not-the-key-at-all`])
   await eventually('two refused publishers', async () => (await status(h.origin)).input.refused >= 2 ? true : undefined, 30_000)
   await wrong.stop()
-  assert.ok(h.logs.some(l => /RTMP publisher 127\.0\.0\.1:\d+ refused: wrong stream key in (releaseStream|FCPublish|publish)/.test(l)), `the refusal is logged:\n${h.logs.join("\n")}`)
+  assert.ok(h.logs.some(l => /RTMP publisher 127\.0\.0\.1:\d+ refused: wrong stream key in (releaseStream|FCPublish|publish)/.test(l)), `the refusal is logged:\n${h.logs.join('\n')}`)
   assert.equal((await status(h.origin)).segmentsPublished, 0, 'nothing from a publisher with the wrong key')
   assert.match(await (await fetch(new URL('metrics', h.origin.url))).text(), /^hivecast_origin_rtmp_refused_total\{room="input-test"\} [2-9]$/m)
   h.send([...SOURCE, '-f', 'flv', `rtmp://127.0.0.1:${port}/live/${KEY}`])
   await published(h, 3)
   assert.ok(h.logs.some(l => /RTMP publisher 127\.0\.0\.1:\d+ accepted/.test(l)))
-  assert.deepEqual(h.logs.filter(l => l.includes(KEY)), [], "the stream key never appears in the log")
+  assert.deepEqual(h.logs.filter(l => l.includes(KEY)), [], 'the stream key never appears in the log')
 })
 
 test('HTTP pull of a live .ts stream', async t => {

@@ -5,7 +5,8 @@
 import { h, render } from 'preact'
 import { Player } from './player.ts'
 import { emptyStats } from './player-session.ts'
-import type { PlayerHandle, PlayerOptions } from './player-session.ts'
+import type { PlayerOptions } from './player-options.ts'
+import type { PlayerHandle } from './player-session.ts'
 import type { PlayerStats } from './segment-ledger.ts'
 
 export function mountPlayer (element: HTMLElement, options: PlayerOptions): PlayerHandle {

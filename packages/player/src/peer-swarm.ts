@@ -23,7 +23,8 @@ import {
 import { FaultTolerance } from '@libp2p/interface'
 import type { ViewerReceived } from '@hivecast/shared'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
-import type { PeerSource, PeerStats } from './peer-source.ts'
+import { BENCH_MS, PeerHaves } from './peer-haves.ts'
+import type { PeerSource, PeerStats } from './peer-source-contract.ts'
 
 /** How long a verified segment is kept for other viewers, and a peer's `have` is believed. */
 const HOLD_MS = 30_000
@@ -31,6 +32,9 @@ const HOLD_MS = 30_000
 const HOLD_MAX = 120
 /** How often the relays are asked for the room's viewers (also keeps this viewer listed). */
 const DISCOVER_EVERY_MS = 4_000
+/** Bytes served to one viewer per UPLOAD_WINDOW_MS: a few times what a top rendition needs. */
+const UPLOAD_CAP_BYTES = 64 * 1024 * 1024
+const UPLOAD_WINDOW_MS = 60_000
 /** Viewers connected at most; more adds little for one room and costs the browser. */
 const MAX_PEERS = 8
 /** Relays used for discovery and signalling: all viewers of a room must meet on the same ones. */
@@ -120,13 +124,15 @@ class PeerSwarm implements PeerSource {
   readonly #log: (line: string) => void
   readonly #held = new Map<string, Held>()
   /** cid -> peer id -> when it said it has it */
-  readonly #holders = new Map<string, Map<string, number>>()
+  readonly #haves = new PeerHaves(HOLD_MS)
+  /** Per asking viewer, the bytes uploaded to it in the current UPLOAD_WINDOW_MS. */
+  readonly #uploads = new Map<string, { since: number, bytes: number }>()
   /** Outbound `have` streams, by peer id. */
   readonly #haveOut = new Map<string, ReturnType<typeof lpStream<Stream>>>()
   readonly #waiters = new Map<string, Set<() => void>>()
   readonly #rejected = new Set<string>()
   readonly #dialing = new Set<string>()
-  readonly #stats: PeerStats = { peers: 0, uploadedBytes: 0, uploadedSegments: 0, rejectedPeers: 0, badMessages: 0 }
+  readonly #stats: PeerStats = { peers: 0, uploadedBytes: 0, uploadedSegments: 0, rejectedPeers: 0, benchedPeers: 0, badMessages: 0 }
   #timer: ReturnType<typeof setInterval> | undefined
   #stopped = false
   readonly #received: (() => ViewerReceived) | undefined
@@ -144,7 +150,7 @@ class PeerSwarm implements PeerSource {
   async start (): Promise<void> {
     const node = this.#node
     await node.handle(HAVE_PROTOCOL, (stream, connection) => { void this.#readHaves(stream, connection.remotePeer) })
-    await node.handle(BLOCK_PROTOCOL, (stream) => { void this.#serveBlock(stream) })
+    await node.handle(BLOCK_PROTOCOL, (stream, connection) => { void this.#serveBlock(stream, connection.remotePeer.toString()) })
     node.addEventListener('connection:open', event => { this.#opened(event.detail) })
     node.addEventListener('connection:close', event => { this.#closed(event.detail) })
     this.#timer = setInterval(() => { void this.#discover() }, DISCOVER_EVERY_MS)
@@ -196,21 +202,32 @@ class PeerSwarm implements PeerSource {
       const bytes = (await lp.read({ signal })).subarray()
       await stream.close({ signal }).catch(() => {})
       if (bytes.length === 0) {
-        this.#holders.get(cid)?.delete(peer)
+        this.#haves.forget(peer, cid)
+        this.#stalled(peer)
         return undefined
       }
+      this.#haves.delivered(peer)
       return { bytes, peer }
     } catch (err) {
       stream?.abort(err as Error)
+      this.#stalled(peer)
       return undefined
     }
+  }
+
+  /** A peer that claimed a block and did not deliver it; after a few in a row it is not asked for a while. */
+  #stalled (peer: string): void {
+    if (!this.#haves.stalled(peer, Date.now())) return
+    this.#stats.benchedPeers++
+    this.#log(`not asking viewer ${peer} for ${BENCH_MS / 1000} s: it did not deliver blocks it said it holds`)
+    this.#onChange()
   }
 
   reject (peer: string): void {
     if (this.#rejected.has(peer)) return
     this.#rejected.add(peer)
     this.#stats.rejectedPeers++
-    for (const holders of this.#holders.values()) holders.delete(peer)
+    this.#haves.distrust(peer)
     this.#log(`dropped viewer ${peer}: it sent bytes that do not match their CID`)
     void this.#node.hangUp(this.#peerIdOf(peer) ?? multiaddr(`/p2p/${peer}`)).catch(() => {})
     this.#onChange()
@@ -245,11 +262,10 @@ class PeerSwarm implements PeerSource {
   }
 
   #holdersOf (cid: string): string[] {
-    const holders = this.#holders.get(cid)
-    if (holders === undefined) return []
-    const now = Date.now()
+    const holders = this.#haves.holders(cid, Date.now())
+    if (holders.length === 0) return []
     const connected = new Set(this.#peerConnections().map(c => c.remotePeer.toString()))
-    return [...holders].filter(([peer, at]) => now - at < HOLD_MS && connected.has(peer)).map(([peer]) => peer)
+    return holders.filter(peer => connected.has(peer))
   }
 
   #prune (): void {
@@ -257,10 +273,8 @@ class PeerSwarm implements PeerSource {
     for (const [cid, held] of this.#held) {
       if (now - held.at > HOLD_MS || this.#held.size > HOLD_MAX) this.#held.delete(cid)
     }
-    for (const [cid, holders] of this.#holders) {
-      for (const [peer, at] of holders) if (now - at > HOLD_MS) holders.delete(peer)
-      if (holders.size === 0) this.#holders.delete(cid)
-    }
+    this.#haves.sweep(now)
+    for (const [peer, upload] of this.#uploads) if (now - upload.since >= UPLOAD_WINDOW_MS) this.#uploads.delete(peer)
   }
 
   /** Asks each relay for the room's viewers and dials the ones not yet connected. */
@@ -337,28 +351,37 @@ class PeerSwarm implements PeerSource {
           this.#stats.badMessages++
           throw new Error('not a have message')
         }
-        const now = Date.now()
-        for (const cid of cids) {
-          const holders = this.#holders.get(cid) ?? new Map<string, number>()
-          this.#holders.set(cid, holders)
-          holders.set(peer, now)
-          for (const done of this.#waiters.get(cid) ?? []) done()
-        }
+        this.#haves.add(peer, cids, Date.now())
+        for (const cid of cids) for (const done of this.#waiters.get(cid) ?? []) done()
       }
     } catch (err) {
       stream.abort(err as Error)
     }
   }
 
+  /** True when `bytes` more stay within `peer`'s upload cap; counts them then. */
+  #mayUpload (peer: string, bytes: number): boolean {
+    const now = Date.now()
+    let upload = this.#uploads.get(peer)
+    if (upload === undefined || now - upload.since >= UPLOAD_WINDOW_MS) {
+      upload = { since: now, bytes: 0 }
+      this.#uploads.set(peer, upload)
+    }
+    if (upload.bytes + bytes > UPLOAD_CAP_BYTES) return false
+    upload.bytes += bytes
+    return true
+  }
+
   /** Answers one block request with the held block, or an empty message when it is not held. */
-  async #serveBlock (stream: Stream): Promise<void> {
+  async #serveBlock (stream: Stream, peer: string): Promise<void> {
     const signal = AbortSignal.timeout(DIAL_TIMEOUT_MS)
     const lp = lpStream(stream, { maxDataLength: 128 })
     try {
       const cid = new TextDecoder().decode((await lp.read({ signal })).subarray())
       const held = tryParseCid(cid) === undefined ? undefined : this.#held.get(cid)
       if (held === undefined && tryParseCid(cid) === undefined) this.#stats.badMessages++
-      const bytes = held?.bytes ?? new Uint8Array(0)
+      // Past its upload cap a viewer is answered "not held": it falls back to the relays.
+      const bytes = held === undefined || !this.#mayUpload(peer, held.bytes.length) ? new Uint8Array(0) : held.bytes
       await lp.write(bytes, { signal })
       await stream.close({ signal })
       if (bytes.length > 0) {

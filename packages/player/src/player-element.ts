@@ -12,7 +12,8 @@
  */
 import { mountPlayer } from './mount-player.ts'
 import { emptyStats } from './player-session.ts'
-import type { PlayerHandle, RecordingSelection } from './player-session.ts'
+import type { RecordingSelection } from './player-options.ts'
+import type { PlayerHandle } from './player-session.ts'
 import type { PlayerStats } from './segment-ledger.ts'
 import css from './player.css?inline'
 

@@ -10,59 +10,17 @@ import Hls from 'hls.js/light'
 import type { ErrorData, Level } from 'hls.js'
 import { hasWebCryptoDigest, isDirectoryCid, isRoomSlug } from '@hivecast/shared'
 import { AnnouncementBook } from './announcement-book.ts'
+import { LIVE_MASTER, LivePlaylists } from './live-playlists.ts'
 import { createPlaylistLoader } from './playlist-loader.ts'
-import type { PlaylistTrustCounters } from './playlist-loader.ts'
+import type { PlaylistSource, PlaylistTrustCounters } from './playlist-loader.ts'
+import { RECORDING_MASTER, RecordingPlaylists } from './recording-playlists.ts'
 import { RelayPool } from './relay-pool.ts'
 import { SegmentLedger } from './segment-ledger.ts'
 import type { PlaybackStats, PlayerState, PlayerStats } from './segment-ledger.ts'
 import { createSegmentLoader, PEERS_SOURCE } from './segment-loader.ts'
 import { loadPeerSource } from './peer-source.ts'
-import type { PeerSource, PeerStats } from './peer-source.ts'
-
-export interface PlayerOptions {
-  /** The room's slug, e.g. `janson`. */
-  room: string
-  /** Relay base URLs, e.g. `https://relay.example.org`, in the page's order of preference. */
-  relays: string[]
-  /**
-   * The room's public key (libp2p peer id), or its keys separated by spaces when a hot-standby origin
-   * signs too. When given, only playlist entries backed by announcements signed with one of them are
-   * played; without it the player trusts the relays' playlists (CIDs still checked).
-   */
-  roomKey?: string
-  /** Start playing as soon as the stream is ready (default true). */
-  autoplay?: boolean
-  /** Start muted (default true: browsers block autoplay with sound). */
-  muted?: boolean
-  /**
-   * `off`: fetch from relays only and never load the viewer-to-viewer code. Default `on`: share
-   * segments with other viewers of the room over WebRTC (recordings always play from relays).
-   */
-  p2p?: 'on' | 'off'
-  /** Play this recording of the room instead of the live stream. */
-  recording?: RecordingSelection
-}
-
-/**
- * A recording to play: its directory CID (as the room's signed `recording` announcement names it) and
- * optionally a cut by program-date-time, in ms since the epoch. Relays that pin recordings serve it as
- * a VOD playlist at `/hls/recordings/<cid>/master.m3u8?from=&to=`; every segment is still checked
- * against its CID, as live.
- */
-export interface RecordingSelection {
-  cid: string
-  from?: number
-  to?: number
-}
-
-/** The path (below a relay's base URL) of a recording's master playlist, with the cut if any. */
-export function recordingPlaylistPath (recording: RecordingSelection): string {
-  const cut = new URLSearchParams()
-  if (recording.from !== undefined) cut.set('from', String(Math.floor(recording.from)))
-  if (recording.to !== undefined) cut.set('to', String(Math.ceil(recording.to)))
-  const query = cut.toString()
-  return `hls/recordings/${recording.cid}/master.m3u8${query === '' ? '' : `?${query}`}`
-}
+import type { PeerSource, PeerStats } from './peer-source-contract.ts'
+import type { PlayerOptions } from './player-options.ts'
 
 export interface PlayerHandle {
   /** A snapshot of what the player fetched, verified and rejected. */
@@ -127,7 +85,7 @@ function levelLabel (level: Level): string {
 }
 
 function noPeers (): PeerStats {
-  return { peers: 0, uploadedBytes: 0, uploadedSegments: 0, rejectedPeers: 0, badMessages: 0 }
+  return { peers: 0, uploadedBytes: 0, uploadedSegments: 0, rejectedPeers: 0, benchedPeers: 0, badMessages: 0 }
 }
 
 export class PlayerSession {
@@ -139,6 +97,7 @@ export class PlayerSession {
   readonly #ledger: SegmentLedger
   readonly #book: AnnouncementBook | undefined
   readonly #trust: PlaylistTrustCounters = { entriesRejected: 0 }
+  readonly #source: PlaylistSource
   readonly #media = new AbortController()
   /** When the live playlist last grew (performance.now()), and its newest sequence number then. */
   #lastGrowth = 0
@@ -160,9 +119,17 @@ export class PlayerSession {
     this.#options = options
     this.#onView = onView
     this.#pool = new RelayPool({ relays: options.relays })
-    // Signed windows cover live segments only; a recording's CID was checked by the page that chose it.
+    // Signed windows cover live segments only; a recording is checked from its CID, which the page took
+    // from the room's signed recording announcement.
     const keys = (options.roomKey ?? '').split(/\s+/).filter(key => key !== '')
-    this.#book = keys.length === 0 || options.recording !== undefined ? undefined : new AnnouncementBook(options.room, keys)
+    const { recording } = options
+    if (recording === undefined) {
+      this.#book = new AnnouncementBook(options.room, keys)
+      this.#source = new LivePlaylists(this.#pool, this.#book, this.#trust)
+    } else {
+      this.#book = undefined
+      this.#source = new RecordingPlaylists(this.#pool, recording.cid, recording, this.#trust)
+    }
     this.#ledger = new SegmentLedger(() => { this.#emitStats() })
     this.#view = { state: 'connecting', message: `Connecting to ${options.room}…`, retry: false }
     video.muted = options.muted ?? true
@@ -233,7 +200,7 @@ export class PlayerSession {
       announcementsVerified: this.#book?.verified ?? 0,
       announcementsRefused: this.#book?.refused ?? 0,
       entriesRejected: this.#trust.entriesRejected,
-      keyChecked: this.#book !== undefined,
+      keyChecked: (this.#book?.keys.length ?? 0) > 0,
       hashing: hasWebCryptoDigest() ? 'webcrypto' : 'js',
       p2p: this.#p2p,
       peers: this.#swarm?.stats() ?? noPeers()
@@ -320,8 +287,7 @@ export class PlayerSession {
       this.#setView('error', `"${room}" is not a room name (lowercase letters, digits and dashes). Check the link you followed.`)
       return
     }
-    const first = this.#pool.order()[0]
-    if (first === undefined) {
+    if (this.#pool.relays.length === 0) {
       this.#setView('error', 'No relay address is configured for this player. The page needs at least one http(s) relay URL.')
       return
     }
@@ -330,8 +296,8 @@ export class PlayerSession {
       return
     }
     const hls = new Hls({
-      pLoader: createPlaylistLoader(this.#pool, this.#book, this.#trust),
-      fLoader: createSegmentLoader(this.#pool, this.#ledger, this.#book, {
+      pLoader: createPlaylistLoader(this.#source),
+      fLoader: createSegmentLoader(this.#pool, this.#ledger, this.#source, {
         source: () => this.#swarm,
         bufferAhead: () => this.#bufferAhead(),
         newestSeq: () => this.#newestSeq
@@ -358,7 +324,8 @@ export class PlayerSession {
     })
     hls.attachMedia(this.#video)
     this.#lastGrowth = performance.now()
-    hls.loadSource(`${first}/${recording === undefined ? `hls/${room}/master.m3u8` : recordingPlaylistPath(recording)}`)
+    // Names the player answers itself from verified data (verified-names.ts), never a relay's URL.
+    hls.loadSource(recording === undefined ? LIVE_MASTER : RECORDING_MASTER)
   }
 
   /** Buffering for longer than the origin takes to send a segment means the signal is gone, not slow. */

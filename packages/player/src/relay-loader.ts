@@ -96,9 +96,12 @@ export abstract class RelayLoader<T extends LoaderContext> implements Loader<T> 
         controller.abort()
         return { ok: false, timedOut: false, status: response.status, text: response.ok ? `answered with ${declared} bytes, more than the ${maxBytes} allowed` : `answered HTTP ${response.status}` }
       }
-      const data = as === 'text' ? await response.text() : await response.arrayBuffer()
-      const size = typeof data === 'string' ? data.length : data.byteLength
-      if (size > maxBytes) return { ok: false, timedOut: false, status: response.status, text: `sent ${size} bytes, more than the ${maxBytes} allowed` }
+      const body = await readBounded(response, maxBytes)
+      if (body === undefined) {
+        controller.abort()
+        return { ok: false, timedOut: false, status: response.status, text: `sent more than the ${maxBytes} bytes allowed` }
+      }
+      const data = as === 'text' ? new TextDecoder().decode(body) : body.buffer
       return { ok: true, data, firstByte }
     } catch (error) {
       if (timedOut) return { ok: false, timedOut: true, status: 0, text: `no complete answer within ${ATTEMPT_TIMEOUT_MS / 1000} s` }
@@ -130,4 +133,32 @@ export abstract class RelayLoader<T extends LoaderContext> implements Loader<T> 
       callbacks.onError({ code: outcome.code, text: outcome.text }, context, null, stats)
     }
   }
+}
+
+/**
+ * The body of `response`, read chunk by chunk and given up as soon as it passes `maxBytes`, so a relay
+ * that sends no Content-Length (or a false one) cannot make the page hold more than the bound.
+ */
+async function readBounded (response: Response, maxBytes: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  if (response.body === null) return new Uint8Array(0)
+  const reader = response.body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {})
+      return undefined
+    }
+    chunks.push(value)
+  }
+  const body = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    body.set(chunk, at)
+    at += chunk.byteLength
+  }
+  return body
 }

@@ -2,7 +2,7 @@
  * The relays a player may fetch from, in order of preference: the fastest first, by a moving average
  * of how long each took to deliver a verified segment. A relay not measured yet is tried before the
  * measured ones, so every relay gets measured once; among equals the relay that served the playlist
- * goes first (it announced those CIDs, so it most likely holds them), then the page's order. A relay
+ * goes first (it listed those segments as held, so it most likely has them), then the page's order. A relay
  * that just failed (error, timeout, wrong bytes) drops to the back for a while so every segment does
  * not pay for the same dead relay's timeout again.
  */
@@ -64,7 +64,7 @@ export class RelayPool {
     return [...healthy, ...cooling]
   }
 
-  /** A playlist came from `relay`: segments are asked there first from now on. */
+  /** `relay`'s signed window gave the playlist: segments are asked there first from now on. */
   servedPlaylist (relay: string): void {
     this.#preferred ??= relay
   }
@@ -91,14 +91,6 @@ export class RelayPool {
     if (relay === this.#preferred) this.#preferred = undefined
   }
 
-  /** Splits a URL into the relay it points at and the path below that relay, if it is one of ours. */
-  locate (url: string): { relay: string, path: string } | undefined {
-    for (const relay of this.relays) {
-      if (url.startsWith(relay + '/')) return { relay, path: url.slice(relay.length + 1) }
-    }
-    return undefined
-  }
-
   /** The trustless-gateway URL of a raw block on a relay. */
   blockUrl (relay: string, cid: string): string {
     return `${relay}/ipfs/${cid}?format=raw`
@@ -117,16 +109,4 @@ export function normalizeRelayUrl (value: string): string | undefined {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined
   if (url.username !== '' || url.password !== '') return undefined
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
-}
-
-/** The CID in a segment URL's `/ipfs/<cid>` path, or undefined when the URL has none. */
-export function cidFromUrl (url: string): string | undefined {
-  let path: string
-  try {
-    path = new URL(url).pathname
-  } catch {
-    return undefined
-  }
-  const match = /\/ipfs\/([A-Za-z0-9]+)\/?$/.exec(path)
-  return match?.[1]
 }

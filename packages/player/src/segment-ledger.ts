@@ -4,7 +4,7 @@
  * `PlayerHandle.stats()` reports and what the `hivecast:stats` event carries.
  */
 
-import type { PeerStats } from './peer-source.ts'
+import type { PeerStats } from './peer-source-contract.ts'
 
 /**
  * What the player is doing, as shown to the viewer. `no-signal`: the relays answer but the origin
@@ -50,7 +50,7 @@ export interface PlaybackStats {
   /** Announcements signed by the room key that this player checked; envelopes that failed. */
   announcementsVerified: number
   announcementsRefused: number
-  /** Playlist entries dropped because no announcement signed by the room key backs them. */
+  /** Envelopes of relays' windows not signed by the room key, and recording blocks not matching their CID: kept out of the playlists. */
   entriesRejected: number
   /** True when announcements are checked against the room key (the key was given). */
   keyChecked: boolean

@@ -1,6 +1,7 @@
 /**
- * The hls.js fragment loader (`fLoader`). A segment URL is `/ipfs/<cid>` on whichever relay served the
- * playlist; the CID, not the URL, is what matters. The loader asks the relays in order of preference
+ * The hls.js fragment loader (`fLoader`). A segment URL is a name the player wrote into its own
+ * playlist (`verified-names.ts`); the playlist source maps it back to the verified entry's CID, which
+ * is all that matters. The loader asks the relays in order of preference
  * for `<relay>/ipfs/<cid>?format=raw`, hashes what comes back, and hands hls.js only bytes whose
  * SHA-256 is the CID's digest. A relay that errs, stalls or sends other bytes is skipped for the next.
  *
@@ -12,14 +13,12 @@
  */
 import { MAX_RAW_BLOCK, RAW_CODEC, SHA2_256, tryParseCid, verifyRawBlock } from '@hivecast/shared'
 import type { FragmentLoaderConstructor, FragmentLoaderContext, HlsConfig } from 'hls.js'
-import type { AnnouncementBook } from './announcement-book.ts'
-import { renditionOfPath } from './playlist-loader.ts'
+import type { PlaylistSource } from './playlist-loader.ts'
 import { RelayLoader } from './relay-loader.ts'
 import type { LoadOutcome } from './relay-loader.ts'
-import { cidFromUrl } from './relay-pool.ts'
 import type { RelayPool } from './relay-pool.ts'
 import type { SegmentLedger } from './segment-ledger.ts'
-import type { PeerSource } from './peer-source.ts'
+import type { PeerSource } from './peer-source-contract.ts'
 
 /** What the loader needs to know to decide whether other viewers may serve a segment. */
 export interface PeerAssist {
@@ -43,33 +42,24 @@ const MAX_PEER_WAIT_MS = 1200
 const PEER_TIMEOUT_MS = { min: 400, max: 2000 }
 
 /**
- * An `fLoader` class bound to one player's relays and ledger (hls.js constructs loaders itself,
- * with only its config, so the shared state comes in through the closure). With the room's
- * announcements (`book`), a CID no announcement signed by the room key names is not fetched at all.
+ * An `fLoader` class bound to one player's relays, ledger and playlist source (hls.js constructs
+ * loaders itself, with only its config, so the shared state comes in through the closure). A name the
+ * source does not map to a verified CID is not fetched at all.
  */
-export function createSegmentLoader (pool: RelayPool, ledger: SegmentLedger, book?: AnnouncementBook, peers?: PeerAssist): FragmentLoaderConstructor {
+export function createSegmentLoader (pool: RelayPool, ledger: SegmentLedger, source: Pick<PlaylistSource, 'segment'>, peers?: PeerAssist): FragmentLoaderConstructor {
   return class SegmentLoader extends RelayLoader<FragmentLoaderContext> {
     constructor (_config: HlsConfig) {
       super()
     }
 
     protected async run (context: FragmentLoaderContext): Promise<LoadOutcome> {
-      const cid = cidFromUrl(context.url)
-      const parsed = cid === undefined ? undefined : tryParseCid(cid)
-      if (cid === undefined || parsed === undefined) {
-        // 4xx: hls.js does not retry; no relay can make an unaddressed segment verifiable.
-        return { kind: 'error', code: 400, text: `segment URL ${context.url} has no /ipfs/<cid> path, so its bytes cannot be verified; the relay's playlist is not a Hivecast playlist` }
-      }
-      if (parsed.code !== RAW_CODEC || parsed.multihash.code !== SHA2_256) {
+      const lookup = source.segment(context.url)
+      // 4xx: hls.js does not retry; no relay can make an unverified name verifiable.
+      if ('refused' in lookup) return { kind: 'error', code: 403, text: `${lookup.refused}; it is not fetched` }
+      const cid = lookup.cid
+      const parsed = tryParseCid(cid)
+      if (parsed === undefined || parsed.code !== RAW_CODEC || parsed.multihash.code !== SHA2_256) {
         return { kind: 'error', code: 415, text: `segment ${cid} is not a raw sha2-256 block; this player verifies only single-block segments (keep segments under 1 MiB)` }
-      }
-      if (book !== undefined) {
-        const base: unknown = context.frag.baseurl
-        const playlist = typeof base === 'string' ? pool.locate(base) : undefined
-        const rendition = playlist === undefined ? undefined : renditionOfPath(playlist.path)
-        if (!book.knows(cid, rendition)) {
-          return { kind: 'error', code: 403, text: `segment ${cid} is not in any announcement signed by the room key for ${rendition ?? 'this room'}; it is not fetched` }
-        }
       }
       const swarm = peers?.source()
       // An fMP4 init section (sn 'initSegment') is a few KiB, wanted at once: straight to a relay.

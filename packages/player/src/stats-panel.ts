@@ -40,8 +40,8 @@ function peersLine (stats: PlayerStats): string {
   if (stats.p2p === 'off') return 'not shared (peer-to-peer off)'
   if (stats.p2p === 'starting') return 'connecting…'
   if (stats.p2p === 'unavailable') return 'unavailable: no relay offers browsers a way in, relays only'
-  const { peers, uploadedBytes, rejectedPeers } = stats.peers
-  return `${peers} connected · ${formatBytes(uploadedBytes)} sent to them${rejectedPeers > 0 ? ` · ${rejectedPeers} dropped for bad bytes` : ''}`
+  const { peers, uploadedBytes, rejectedPeers, benchedPeers } = stats.peers
+  return `${peers} connected · ${formatBytes(uploadedBytes)} sent to them${rejectedPeers > 0 ? ` · ${rejectedPeers} dropped for bad bytes` : ''}${benchedPeers > 0 ? ` · ${benchedPeers} benched for stalling` : ''}`
 }
 
 export function formatLatency (ms: number | null): string {

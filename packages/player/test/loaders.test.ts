@@ -4,13 +4,15 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { rawCid, renderMediaPlaylist, signAnnouncement } from '@hivecast/shared'
+import { rawCid, signAnnouncement } from '@hivecast/shared'
 import { loadOrCreateIdentity } from '@hivecast/shared/node'
 import type { SegmentAnnouncement, SignedEnvelope } from '@hivecast/shared'
-import type { FragmentLoaderContext, HlsConfig, Loader, LoaderCallbacks, LoaderConfiguration, LoaderContext, LoaderStats, PlaylistLoaderContext } from 'hls.js'
+import type { FragmentLoaderContext, HlsConfig, Loader, LoaderCallbacks, LoaderContext, LoaderStats, PlaylistLoaderContext } from 'hls.js'
+import { LOAD_CONFIG } from './loader-run.ts'
 import { AnnouncementBook } from '../src/announcement-book.ts'
-import { keepBacked, listSegments } from '../src/playlist-entries.ts'
+import { LIVE_MASTER, LivePlaylists } from '../src/live-playlists.ts'
 import { createPlaylistLoader } from '../src/playlist-loader.ts'
+import type { PlaylistSource } from '../src/playlist-loader.ts'
 import { ATTEMPT_TIMEOUT_MS } from '../src/relay-loader.ts'
 import { RelayPool } from '../src/relay-pool.ts'
 import { SegmentLedger } from '../src/segment-ledger.ts'
@@ -19,7 +21,8 @@ import { startRelay } from './relay-servers.ts'
 import type { TestRelay } from './relay-servers.ts'
 
 const CONFIG = {} as HlsConfig
-const LOAD_CONFIG = { loadPolicy: { maxTimeToFirstByteMs: 10_000, maxLoadTimeMs: 20_000, timeoutRetry: null, errorRetry: null }, maxRetry: 0, timeout: 20_000, retryDelay: 0, maxRetryDelay: 0 } satisfies LoaderConfiguration
+/** A stand-in playlist source for the segment loader: the last path element of a name is its CID. */
+const BY_CID: Pick<PlaylistSource, 'segment'> = { segment: url => ({ cid: url.slice(url.lastIndexOf('/') + 1) }) }
 
 type Outcome =
   | { kind: 'success', url: string, data: unknown, stats: LoaderStats }
@@ -80,7 +83,7 @@ describe('segment loader', () => {
   it('hands hls.js the block once its hash matches, and records the source', async () => {
     const ledger = new SegmentLedger()
     const pool = new RelayPool({ relays: [good.url, tampering.url] })
-    const Segment = createSegmentLoader(pool, ledger)
+    const Segment = createSegmentLoader(pool, ledger, BY_CID)
     const outcome = await load(new Segment(CONFIG), fragment(`${good.url}/ipfs/${cid}`)).first
     assert.equal(outcome.kind, 'success')
     assert.ok(outcome.kind === 'success' && outcome.data instanceof ArrayBuffer)
@@ -97,7 +100,7 @@ describe('segment loader', () => {
   it('rejects tampered bytes and fetches the block from the next relay', async () => {
     const ledger = new SegmentLedger()
     const pool = new RelayPool({ relays: [tampering.url, good.url] })
-    const Segment = createSegmentLoader(pool, ledger)
+    const Segment = createSegmentLoader(pool, ledger, BY_CID)
     const outcome = await load(new Segment(CONFIG), fragment(`${tampering.url}/ipfs/${cid}`)).first
     assert.equal(outcome.kind, 'success')
     const stats = ledger.snapshot()
@@ -110,24 +113,24 @@ describe('segment loader', () => {
 
   it('reports a retryable error when no relay has verified bytes', async () => {
     const ledger = new SegmentLedger()
-    const Segment = createSegmentLoader(new RelayPool({ relays: [tampering.url, failing.url] }), ledger)
+    const Segment = createSegmentLoader(new RelayPool({ relays: [tampering.url, failing.url] }), ledger, BY_CID)
     const outcome = await load(new Segment(CONFIG), fragment(`${tampering.url}/ipfs/${cid}`)).first
     assert.equal(outcome.kind, 'error')
     assert.ok(outcome.kind === 'error' && outcome.code === 502 && outcome.text.includes('do not match the CID') && outcome.text.includes('HTTP 503'), JSON.stringify(outcome))
     assert.equal(ledger.snapshot().segmentsRejected, 1)
   })
 
-  it('refuses a segment URL without a CID, without fetching', async () => {
-    const Segment = createSegmentLoader(new RelayPool({ relays: [good.url] }), new SegmentLedger())
+  it('refuses a name the playlist source does not map to a verified CID, without fetching', async () => {
+    const Segment = createSegmentLoader(new RelayPool({ relays: [good.url] }), new SegmentLedger(), { segment: () => ({ refused: 'not listed' }) })
     const before = good.requests.length
-    const outcome = await load(new Segment(CONFIG), fragment(`${good.url}/hls/janson/seg1.ts`)).first
-    assert.ok(outcome.kind === 'error' && outcome.code === 400, JSON.stringify(outcome))
+    const outcome = await load(new Segment(CONFIG), fragment(`${good.url}/ipfs/${cid}`)).first
+    assert.ok(outcome.kind === 'error' && outcome.code === 403 && outcome.text.startsWith('not listed'), JSON.stringify(outcome))
     assert.equal(good.requests.length, before)
   })
 
   it(`moves on from a relay that does not answer within ${ATTEMPT_TIMEOUT_MS} ms`, async () => {
     const ledger = new SegmentLedger()
-    const Segment = createSegmentLoader(new RelayPool({ relays: [hanging.url, good.url] }), ledger)
+    const Segment = createSegmentLoader(new RelayPool({ relays: [hanging.url, good.url] }), ledger, BY_CID)
     const started = performance.now()
     const outcome = await load(new Segment(CONFIG), fragment(`${hanging.url}/ipfs/${cid}`)).first
     const took = performance.now() - started
@@ -137,7 +140,7 @@ describe('segment loader', () => {
   })
 
   it('abort() cancels the request, reports onAbort once and nothing after', async () => {
-    const Segment = createSegmentLoader(new RelayPool({ relays: [hanging.url, good.url] }), new SegmentLedger())
+    const Segment = createSegmentLoader(new RelayPool({ relays: [hanging.url, good.url] }), new SegmentLedger(), BY_CID)
     const loader = new Segment(CONFIG)
     const abandonedBefore = hanging.abandoned
     const { first, calls } = load(loader, fragment(`${hanging.url}/ipfs/${cid}`))
@@ -152,7 +155,7 @@ describe('segment loader', () => {
   })
 
   it('destroy() cancels the request and reports nothing', async () => {
-    const Segment = createSegmentLoader(new RelayPool({ relays: [hanging.url, good.url] }), new SegmentLedger())
+    const Segment = createSegmentLoader(new RelayPool({ relays: [hanging.url, good.url] }), new SegmentLedger(), BY_CID)
     const loader = new Segment(CONFIG)
     const { calls } = load(loader, fragment(`${hanging.url}/ipfs/${cid}`))
     await settle()
@@ -163,61 +166,10 @@ describe('segment loader', () => {
   })
 
   it('refuses to be used twice, as hls.js loaders do', async () => {
-    const Segment = createSegmentLoader(new RelayPool({ relays: [good.url] }), new SegmentLedger())
+    const Segment = createSegmentLoader(new RelayPool({ relays: [good.url] }), new SegmentLedger(), BY_CID)
     const loader = new Segment(CONFIG)
     await load(loader, fragment(`${good.url}/ipfs/${cid}`)).first
     assert.throws(() => { loader.load(fragment(`${good.url}/ipfs/${cid}`), LOAD_CONFIG, { onSuccess: () => {}, onError: () => {}, onTimeout: () => {} }) }, /only be used once/)
-  })
-})
-
-describe('playlist loader', () => {
-  const master = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n360p.m3u8\n'
-  const relays: TestRelay[] = []
-  let good: TestRelay
-  let failing: TestRelay
-  let garbage: TestRelay
-  let empty: TestRelay
-
-  before(async () => {
-    good = await startRelay({ files: new Map([['/hls/janson/master.m3u8', master]]) })
-    failing = await startRelay({ files: new Map(), status: 500 })
-    garbage = await startRelay({ files: new Map([['/hls/janson/master.m3u8', '<html>captive portal</html>']]) })
-    empty = await startRelay({ files: new Map() })
-    relays.push(good, failing, garbage, empty)
-  })
-  after(async () => { await Promise.all(relays.map(async relay => { await relay.close() })) })
-
-  it('fails over to the next relay and makes the one that answered preferred', async () => {
-    const pool = new RelayPool({ relays: [failing.url, garbage.url, good.url] })
-    const Playlist = createPlaylistLoader(pool)
-    const outcome = await load(new Playlist(CONFIG), playlist(`${failing.url}/hls/janson/master.m3u8`)).first
-    assert.equal(outcome.kind, 'success')
-    assert.ok(outcome.kind === 'success')
-    assert.equal(outcome.data, master)
-    assert.equal(outcome.url, `${good.url}/hls/janson/master.m3u8`, 'relative URIs resolve against the relay that answered')
-    assert.equal(pool.preferred, good.url)
-    assert.equal(pool.order()[0], good.url)
-    assert.deepEqual(garbage.requests, ['/hls/janson/master.m3u8'])
-  })
-
-  it('says 404 when no relay has the room', async () => {
-    const Playlist = createPlaylistLoader(new RelayPool({ relays: [empty.url] }))
-    const outcome = await load(new Playlist(CONFIG), playlist(`${empty.url}/hls/janson/master.m3u8`)).first
-    assert.ok(outcome.kind === 'error' && outcome.code === 404, JSON.stringify(outcome))
-  })
-
-  it('says 503 when the relays follow the room but have no segment yet', async () => {
-    const notYet = await startRelay({ files: new Map(), status: 503 })
-    relays.push(notYet)
-    const Playlist = createPlaylistLoader(new RelayPool({ relays: [notYet.url, empty.url] }))
-    const outcome = await load(new Playlist(CONFIG), playlist(`${notYet.url}/hls/janson/master.m3u8`)).first
-    assert.ok(outcome.kind === 'error' && outcome.code === 503, JSON.stringify(outcome))
-  })
-
-  it('says 502 when relays fail in other ways', async () => {
-    const Playlist = createPlaylistLoader(new RelayPool({ relays: [empty.url, failing.url] }))
-    const outcome = await load(new Playlist(CONFIG), playlist(`${empty.url}/hls/janson/master.m3u8`)).first
-    assert.ok(outcome.kind === 'error' && outcome.code === 502 && outcome.text.includes('HTTP 500'), JSON.stringify(outcome))
   })
 })
 
@@ -226,8 +178,6 @@ describe('relay pool', () => {
     const pool = new RelayPool({ relays: ['http://127.0.0.1:8081/', 'http://127.0.0.1:8081', 'https://relay.example/hc/', 'ftp://x', 'not a url', 'http://user:pw@host'] })
     assert.deepEqual(pool.relays, ['http://127.0.0.1:8081', 'https://relay.example/hc'])
     assert.equal(pool.invalid, 3)
-    assert.deepEqual(pool.locate('https://relay.example/hc/hls/a/master.m3u8'), { relay: 'https://relay.example/hc', path: 'hls/a/master.m3u8' })
-    assert.equal(pool.locate('https://elsewhere.example/hls/a/master.m3u8'), undefined)
   })
 
   it('puts the playlist relay first and failed relays last until their cool-down ends', () => {
@@ -258,7 +208,9 @@ describe('relay pool', () => {
   })
 })
 
-describe('room key checks', () => {
+describe('playlists from the signed window', () => {
+  /** Recent enough for the player's live-window freshness bound. */
+  const PDT_BASE = Date.now() - 20_000
   const RENDITION = { name: '360p', bandwidth: 800_000, width: 640, height: 360, codecs: 'avc1.64001e,mp4a.40.2', frameRate: 30 }
   const dirs: string[] = []
   const relays: TestRelay[] = []
@@ -272,12 +224,23 @@ describe('room key checks', () => {
   let forgedCid: string
 
   const announcement = (seq: number, cid: string, room = 'janson'): SegmentAnnouncement => ({
-    kind: 'segment', room, rendition: RENDITION, seq, cid, size: 1000, duration: 1, pdt: 1_700_000_000_000 + seq * 1000, discontinuity: false, end: false
+    kind: 'segment', room, rendition: RENDITION, seq, cid, size: 1000, duration: 1, pdt: PDT_BASE + seq * 1000, discontinuity: false, end: false
   })
-  const windowJson = (envelopes: SignedEnvelope[]): string => JSON.stringify({ room: 'janson', renditions: { '360p': envelopes.map(envelope => ({ envelope, storedAt: 1 })) } })
-  const mediaPlaylist = (entries: Array<{ seq: number, cid: string }>): string => renderMediaPlaylist(
-    { entries: entries.map(e => ({ ...e, duration: 1, pdt: 1_700_000_000_000 + e.seq * 1000, discontinuity: false, gap: false })), discontinuitySequence: 0, ended: false },
-    e => `/ipfs/${e.cid}?filename=${e.seq}.ts`)
+  const windowJson = (envelopes: SignedEnvelope[], notStored: ReadonlySet<number> = new Set()): string =>
+    JSON.stringify({ room: 'janson', renditions: { '360p': envelopes.map((envelope, i) => ({ envelope, storedAt: notStored.has(i) ? null : 1 })) } })
+  const WINDOW = '/rooms/janson/window.json'
+  const MEDIA = 'https://hivecast.invalid/live/360p.m3u8'
+  const windowRelay = async (body: string): Promise<TestRelay> => {
+    const relay = await startRelay({ files: new Map([[WINDOW, body]]) })
+    relays.push(relay)
+    return relay
+  }
+  const loadLive = async (urls: string[], name: string, book = new AnnouncementBook('janson', [roomKey]), counters = { entriesRejected: 0 }): Promise<{ outcome: Outcome, pool: RelayPool, source: LivePlaylists }> => {
+    const pool = new RelayPool({ relays: urls })
+    const source = new LivePlaylists(pool, book, counters)
+    const Playlist = createPlaylistLoader(source)
+    return { outcome: await load(new Playlist(CONFIG), playlist(name)).first, pool, source }
+  }
 
   before(async () => {
     const keys = await Promise.all([0, 1].map(async () => {
@@ -304,99 +267,125 @@ describe('room key checks', () => {
     const forged = { ...signed[0]!, payload: signed[0]!.payload.replace(cids[0]!, forgedCid) }
     // The forged copy comes first: it must not get the genuine envelope with the same signature skipped.
     const intake = await book.addWindow(JSON.parse(windowJson([forged, ...signed, foreign, otherRoom])))
-    assert.deepEqual(intake, { accepted: 4, refused: 3 })
+    assert.deepEqual({ ...intake, listed: [...intake.listed] }, { accepted: 4, refused: 3, stale: false, listed: [['360p', [10, 11, 12, 13].map(seq => ({ seq, stored: true }))]] })
     assert.equal(book.backs('360p', 10, cids[0]!), true)
     assert.equal(book.backs('360p', 10, forgedCid), false, 'a payload changed after signing')
     assert.equal(book.backs('360p', 14, forgedCid), false, 'signed by another key, or for another room')
     assert.equal(book.knows(cids[3]!, '360p'), true)
     assert.equal(book.knows(cids[3]!, '720p'), false)
-    assert.equal(book.entry('360p', 11)?.pdt, 1_700_000_011_000)
-    assert.deepEqual(await book.addWindow(JSON.parse(windowJson([...signed, foreign]))), { accepted: 0, refused: 0 }, 'each signature is checked once')
+    assert.equal(book.entry('360p', 11)?.pdt, PDT_BASE + 11_000)
+    const again = await book.addWindow(JSON.parse(windowJson([...signed, foreign])))
+    assert.deepEqual([again.accepted, again.refused], [0, 0], 'each signature is checked once')
     for (const junk of [null, 'x', { renditions: 5 }, { renditions: { a: [null, 1, { envelope: 'x' }] } }]) await book.addWindow(junk)
     assert.equal(book.verified, 4)
   })
 
-  it('playlist entries: unbacked ones at the end are dropped, in the middle they become gaps', () => {
-    const text = mediaPlaylist([{ seq: 10, cid: cids[0]! }, { seq: 11, cid: forgedCid }, { seq: 12, cid: cids[2]! }, { seq: 13, cid: forgedCid }]) + '#EXT-X-ENDLIST\n'
-    const url = 'http://relay/hls/janson/360p.m3u8'
-    assert.deepEqual(listSegments(text, url).map(s => [s.seq, s.cid]), [[10, cids[0]], [11, forgedCid], [12, cids[2]], [13, forgedCid]])
-    const checked = keepBacked(text, url, s => s.cid !== forgedCid)
-    assert.equal(checked.dropped, 2)
-    const after = listSegments(checked.text, url)
-    assert.deepEqual(after.map(s => [s.seq, s.cid, s.gap]), [[10, cids[0], false], [11, forgedCid, true], [12, cids[2], false]])
-    assert.ok(checked.text.endsWith('#EXT-X-ENDLIST\n'))
-    assert.equal(keepBacked(text, url, () => true).text, text)
-  })
-
-  it('an fMP4 entry is backed only with the init section its announcement names, which the book knows too', async () => {
-    const book = new AnnouncementBook('janson', [roomKey])
-    const init = (await rawCid(new Uint8Array([7, 7]))).toString()
-    const envelope = await signRoom({ ...announcement(20, cids[0]!), init: { cid: init, size: 2 } })
-    assert.deepEqual(await book.addWindow(JSON.parse(windowJson([envelope]))), { accepted: 1, refused: 0 })
-    assert.equal(book.backs('360p', 20, cids[0]!, init), true)
-    assert.equal(book.backs('360p', 20, cids[0]!), false, 'not without its init section')
-    assert.equal(book.backs('360p', 20, cids[0]!, forgedCid), false, 'not with another init section')
-    assert.equal(book.backs('360p', 10, cids[0]!, init), false, 'an MPEG-TS entry takes no init section')
-    assert.equal(book.knows(init, '360p'), true, 'the segment loader may fetch the init section')
-    assert.equal(book.knows(init, '720p'), false)
-
-    const url = 'http://relay/hls/janson/360p.m3u8'
-    const text = renderMediaPlaylist({ entries: [{ seq: 20, cid: cids[0]!, duration: 1, pdt: 1, discontinuity: false, gap: false, map: init }, { seq: 21, cid: cids[1]!, duration: 1, pdt: 2, discontinuity: false, gap: false, map: forgedCid }], discontinuitySequence: 0, ended: false },
-      e => `/ipfs/${e.cid}?filename=${e.seq}.m4s`, { mapUri: cid => `/ipfs/${cid}?filename=init.mp4` })
-    assert.deepEqual(listSegments(text, url).map(s => [s.seq, s.map]), [[20, init], [21, forgedCid]])
-    assert.deepEqual(listSegments('#EXTM3U\n#EXT-X-MAP:URI="init.mp4"\n#EXTINF:1,\n/ipfs/x\n', url).map(s => s.map), [''], 'a map without a CID backs nothing')
-    const checked = keepBacked(text, url, s => s.cid !== undefined && s.map !== undefined && book.backs('360p', s.seq, s.cid, s.map))
-    assert.equal(checked.dropped, 1)
-    assert.deepEqual(listSegments(checked.text, url).map(s => s.seq), [20], 'the entry with an unannounced init section is cut')
-  })
-
-  it('a relay listing unsigned entries is demoted and the playlist comes from one that lists only signed ones', async () => {
-    const honestList = mediaPlaylist(cids.map((cid, i) => ({ seq: 10 + i, cid })))
-    const forgedList = mediaPlaylist([...cids.map((cid, i) => ({ seq: 10 + i, cid })), { seq: 14, cid: forgedCid }])
-    const path = '/hls/janson/360p.m3u8'
-    const lying = await startRelay({ files: new Map([[path, forgedList], ['/rooms/janson/window.json', windowJson([...signed, foreign])]]) })
-    const honest = await startRelay({ files: new Map([[path, honestList], ['/rooms/janson/window.json', windowJson(signed)]]) })
-    relays.push(lying, honest)
-    const pool = new RelayPool({ relays: [lying.url, honest.url] })
-    const book = new AnnouncementBook('janson', [roomKey])
-    const counters = { entriesRejected: 0 }
-    const Playlist = createPlaylistLoader(pool, book, counters)
-    const outcome = await load(new Playlist(CONFIG), playlist(`${lying.url}${path}`)).first
+  it('writes the master playlist from the signed renditions, failing over to the relay that answers', async () => {
+    const failing = await startRelay({ files: new Map(), status: 500 })
+    relays.push(failing)
+    const garbage = await windowRelay('<html>captive portal</html>')
+    const good = await windowRelay(windowJson(signed))
+    const { outcome, pool } = await loadLive([failing.url, garbage.url, good.url], LIVE_MASTER)
     assert.ok(outcome.kind === 'success', JSON.stringify(outcome))
-    assert.equal(outcome.data, honestList)
+    assert.equal(outcome.url, LIVE_MASTER, 'names resolve against the player\'s own name, not a relay')
+    assert.match(String(outcome.data), /#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS="avc1\.64001e,mp4a\.40\.2"/)
+    assert.ok(String(outcome.data).includes(`\n${MEDIA}\n`))
+    assert.equal(pool.preferred, good.url)
+    assert.equal(pool.order()[0], good.url)
+    assert.deepEqual(garbage.requests, [WINDOW])
+  })
+
+  it('says 404 when no relay has the room, 503 when none has a segment yet, 502 otherwise', async () => {
+    const empty = await startRelay({ files: new Map() })
+    const notYet = await startRelay({ files: new Map(), status: 503 })
+    const failing = await startRelay({ files: new Map(), status: 500 })
+    relays.push(empty, notYet, failing)
+    const emptyWindow = await windowRelay(JSON.stringify({ room: 'janson', renditions: {} }))
+    const code = async (urls: string[]): Promise<number | undefined> => {
+      const { outcome } = await loadLive(urls, LIVE_MASTER)
+      return outcome.kind === 'error' ? outcome.code : undefined
+    }
+    assert.equal(await code([empty.url]), 404)
+    assert.equal(await code([notYet.url, empty.url]), 503)
+    assert.equal(await code([emptyWindow.url, empty.url]), 503)
+    assert.equal(await code([empty.url, failing.url]), 502)
+  })
+
+  it('writes a media playlist of the signed entries the relay holds, under names only the player reads', async () => {
+    const relay = await windowRelay(windowJson(signed, new Set([1])))
+    const { outcome, source } = await loadLive([relay.url], MEDIA)
+    assert.ok(outcome.kind === 'success', JSON.stringify(outcome))
+    const text = String(outcome.data)
+    assert.ok(text.includes('#EXT-X-MEDIA-SEQUENCE:10\n'))
+    const names = text.split('\n').filter(line => line !== '' && !line.startsWith('#'))
+    assert.deepEqual(names, [10, 11, 12, 13].map(seq => `https://hivecast.invalid/live/360p/${seq}.ts`))
+    assert.ok(text.includes('#EXT-X-GAP\n#EXTINF:1.000,\nhttps://hivecast.invalid/live/360p/11.ts'), 'a segment the relay could not fetch is a gap')
+    assert.ok(!text.includes(relay.url) && !text.includes('ENDLIST'), text)
+    assert.deepEqual(names.map(name => source.segment(name)), cids.map(cid => ({ cid })))
+    assert.ok('refused' in source.segment('https://hivecast.invalid/live/360p/14.ts'))
+    assert.ok('refused' in source.segment(`${relay.url}/ipfs/${cids[0]!}`), 'a relay URL is no name the player wrote')
+  })
+
+  it('a relay whose window carries unsigned envelopes is demoted; another relay\'s signed window is played', async () => {
+    const lying = await windowRelay(windowJson([...signed, foreign]))
+    const honest = await windowRelay(windowJson(signed))
+    const counters = { entriesRejected: 0 }
+    const book = new AnnouncementBook('janson', [roomKey])
+    const { outcome, pool } = await loadLive([lying.url, honest.url], MEDIA, book, counters)
+    assert.ok(outcome.kind === 'success', JSON.stringify(outcome))
     assert.equal(counters.entriesRejected, 1)
     assert.deepEqual(pool.order(), [honest.url, lying.url])
-    assert.deepEqual(honest.requests, [path], 'announcements already in the book are not fetched again')
+    assert.equal(pool.preferred, honest.url)
 
     // When every relay lies, the player plays what is signed rather than nothing.
-    const alone = createPlaylistLoader(new RelayPool({ relays: [lying.url] }), book, counters)
-    const trimmed = await load(new alone(CONFIG), playlist(`${lying.url}${path}`)).first
-    assert.ok(trimmed.kind === 'success')
-    assert.deepEqual(listSegments(trimmed.data as string, trimmed.url).map(s => s.cid), cids)
+    const alone = await loadLive([lying.url], MEDIA, book, counters)
+    assert.ok(alone.outcome.kind === 'success')
+    assert.deepEqual(String(alone.outcome.data).split('\n').filter(line => line.startsWith('https://')).length, 4)
+    assert.ok(!String(alone.outcome.data).includes('/14.ts'))
   })
 
-  it('plays nothing from a relay that cannot show announcements for its entries, and says why', async () => {
-    const path = '/hls/janson/360p.m3u8'
-    const relay = await startRelay({ files: new Map([[path, mediaPlaylist(cids.map((cid, i) => ({ seq: 10 + i, cid })))]]) })
-    relays.push(relay)
-    const Playlist = createPlaylistLoader(new RelayPool({ relays: [relay.url] }), new AnnouncementBook('janson', [roomKey]))
-    const outcome = await load(new Playlist(CONFIG), playlist(`${relay.url}${path}`)).first
-    assert.ok(outcome.kind === 'error' && outcome.code === 502, JSON.stringify(outcome))
-    assert.match(outcome.text, /listed 4 entries not signed by the room key .*window\.json answered HTTP 404/)
+  it('an fMP4 entry plays with the init section its announcement names, and only that one', async () => {
+    const init = (await rawCid(new Uint8Array([7, 7]))).toString()
+    const envelope = await signRoom({ ...announcement(20, cids[0]!), init: { cid: init, size: 2 } })
+    const relay = await windowRelay(windowJson([envelope]))
+    const { outcome, source } = await loadLive([relay.url], MEDIA)
+    assert.ok(outcome.kind === 'success', JSON.stringify(outcome))
+    assert.ok(String(outcome.data).includes(`#EXT-X-MAP:URI="https://hivecast.invalid/live/360p/init/${init}.mp4"`))
+    assert.ok(String(outcome.data).includes('https://hivecast.invalid/live/360p/20.m4s'))
+    assert.deepEqual(source.segment(`https://hivecast.invalid/live/360p/init/${init}.mp4`), { cid: init })
+    assert.ok('refused' in source.segment(`https://hivecast.invalid/live/360p/init/${forgedCid}.mp4`))
+    assert.ok('refused' in source.segment(`https://hivecast.invalid/live/720p/init/${init}.mp4`), 'not for another rendition')
   })
 
-  it('the segment loader does not even fetch a CID the room key did not announce', async () => {
+  it('marks a discontinuity where the signed data has one, and keeps the discontinuity sequence as entries slide out', async () => {
+    const bySession = await Promise.all([10, 11, 12, 13].map(async (seq, i) => await signRoom({ ...announcement(seq, cids[i]!), session: seq < 12 ? 'first' : 'second' })))
+    const book = new AnnouncementBook('janson', [roomKey])
+    const whole = await windowRelay(windowJson(bySession))
+    const first = await loadLive([whole.url], MEDIA, book)
+    assert.ok(first.outcome.kind === 'success')
+    const text = String(first.outcome.data)
+    assert.ok(text.includes('#EXT-X-DISCONTINUITY-SEQUENCE:0\n'))
+    assert.equal(text.split('\n').filter(line => line === '#EXT-X-DISCONTINUITY').length, 1)
+    assert.ok(text.includes('#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME'), 'the break sits before seq 12, where the session changes')
+    const later = await windowRelay(windowJson(bySession.slice(3)))
+    const slid = await loadLive([later.url], MEDIA, book)
+    assert.ok(slid.outcome.kind === 'success')
+    assert.ok(String(slid.outcome.data).includes('#EXT-X-DISCONTINUITY-SEQUENCE:1\n'), 'the break before 13 counts once it slid out')
+    assert.ok(!String(slid.outcome.data).includes('#EXT-X-DISCONTINUITY\n'))
+  })
+
+  it('the segment loader does not even fetch a segment the room key did not announce', async () => {
     const relay = await startRelay({ files: new Map() })
     relays.push(relay)
     const book = new AnnouncementBook('janson', [roomKey])
     await book.addWindow(JSON.parse(windowJson(signed)))
-    const ledger = new SegmentLedger()
-    const Segment = createSegmentLoader(new RelayPool({ relays: [relay.url] }), ledger, book)
-    const outcome = await load(new Segment(CONFIG), fragment(`${relay.url}/ipfs/${forgedCid}`)).first
+    const pool = new RelayPool({ relays: [relay.url] })
+    const Segment = createSegmentLoader(pool, new SegmentLedger(), new LivePlaylists(pool, book, { entriesRejected: 0 }))
+    const outcome = await load(new Segment(CONFIG), fragment('https://hivecast.invalid/live/360p/14.ts')).first
     assert.ok(outcome.kind === 'error' && outcome.code === 403, JSON.stringify(outcome))
     assert.deepEqual(relay.requests, [])
-    const known = await load(new Segment(CONFIG), fragment(`${relay.url}/ipfs/${cids[0]!}`)).first
-    assert.ok(known.kind === 'error' && known.code === 502, 'an announced CID is fetched (this relay has none)')
-    assert.equal(relay.requests.length, 1)
+    const known = await load(new Segment(CONFIG), fragment('https://hivecast.invalid/live/360p/10.ts')).first
+    assert.ok(known.kind === 'error' && known.code === 502, 'an announced segment is fetched (this relay has none)')
+    assert.deepEqual(relay.requests, [`/ipfs/${cids[0]!}`])
   })
 })

@@ -1,9 +1,11 @@
 /**
  * A named fake: a malicious relay. It proxies a real relay over HTTP and lies in one of two ways,
  * which no real relay can be made to do: `tamper` flips a byte in every segment it serves (playlists
- * stay honest, so players fetch from it); `unsigned` appends to every media playlist an entry the
- * room's key never announced, whose block it serves itself — bytes that match their own CID, so only
- * the announcement check can catch them.
+ * stay honest, so players fetch from it); `unsigned` appends to every media playlist and to every
+ * rendition of its signed window (`window.json`, what the Hivecast player reads) an entry the room's
+ * key never announced (in the window: the newest envelope with its payload changed to name the next
+ * seq and the forged CID), whose block it serves itself — bytes that match their own CID, so only the
+ * announcement check can catch them.
  */
 import { randomBytes } from 'node:crypto'
 import { rawCid } from '@hivecast/shared'
@@ -15,7 +17,7 @@ export interface MaliciousRelay {
   url: string
   /** Segments served with a flipped byte. */
   tampered: number
-  /** Media playlists served with the invented entry. */
+  /** Media playlists and windows served with the invented entry. */
   playlistsForged: number
   /** The CID of the invented segment, and how often anyone asked this relay for it. */
   forgedCid: string
@@ -47,10 +49,29 @@ export async function startMaliciousRelay (upstream: string, lie: Lie): Promise<
         body = new TextEncoder().encode(`${text}#EXTINF:1.000,\n/ipfs/${forgedCid}?filename=forged.ts\n`)
         relay.playlistsForged++
       }
+      if (ok && lie === 'unsigned' && /^\/rooms\/[^/]+\/window\.json$/.test(answer.path)) {
+        body = new TextEncoder().encode(JSON.stringify(withForgedEntry(JSON.parse(new TextDecoder().decode(body)) as ForgeableWindow, forgedCid)))
+        relay.playlistsForged++
+      }
       return { ...answer, body, headers: { ...answer.headers, 'cache-control': 'no-cache' } }
     }
   })
   relay.url = listening.url
   relay.close = listening.close
   return relay
+}
+
+interface ForgeableWindow {
+  renditions: Record<string, Array<{ envelope: { payload: string }, storedAt: number | null }>>
+}
+
+/** The window with, per rendition, one more entry: the newest envelope re-pointed at `cid`, its signature no longer matching. */
+function withForgedEntry (window: ForgeableWindow, cid: string): ForgeableWindow {
+  for (const list of Object.values(window.renditions)) {
+    const newest = list.at(-1)
+    if (newest === undefined) continue
+    const payload = JSON.parse(newest.envelope.payload) as { seq: number }
+    list.push({ envelope: { ...newest.envelope, payload: JSON.stringify({ ...payload, seq: payload.seq + 1, cid }) }, storedAt: Date.now() })
+  }
+  return window
 }

@@ -8,20 +8,19 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { rawCid } from '@hivecast/shared'
-import type { FragmentLoaderContext, HlsConfig, LoaderConfiguration } from 'hls.js'
+import type { FragmentLoaderContext, HlsConfig } from 'hls.js'
+import { LOAD_CONFIG } from './loader-run.ts'
 import { RelayPool } from '../src/relay-pool.ts'
 import { SegmentLedger } from '../src/segment-ledger.ts'
 import { createSegmentLoader, PEERS_SOURCE } from '../src/segment-loader.ts'
 import type { PeerAssist } from '../src/segment-loader.ts'
-import type { PeerSource, PeerStats } from '../src/peer-source.ts'
+import type { PeerSource, PeerStats } from '../src/peer-source-contract.ts'
 import { startRelay } from './relay-servers.ts'
 import type { TestRelay } from './relay-servers.ts'
 
-const LOAD_CONFIG = { loadPolicy: { maxTimeToFirstByteMs: 10_000, maxLoadTimeMs: 20_000, timeoutRetry: null, errorRetry: null }, maxRetry: 0, timeout: 20_000, retryDelay: 0, maxRetryDelay: 0 } satisfies LoaderConfiguration
-
 /** FAKE other viewers: each holds the given bytes for every CID it is asked for (honest or not). */
 function fakeViewers (sends: Uint8Array): PeerSource & { asked: number, rejected: string[], held: string[] } {
-  const stats: PeerStats = { peers: 1, uploadedBytes: 0, uploadedSegments: 0, rejectedPeers: 0, badMessages: 0 }
+  const stats: PeerStats = { peers: 1, uploadedBytes: 0, uploadedSegments: 0, rejectedPeers: 0, benchedPeers: 0, badMessages: 0 }
   const fake = {
     asked: 0,
     rejected: [] as string[],
@@ -42,7 +41,7 @@ function fakeViewers (sends: Uint8Array): PeerSource & { asked: number, rejected
 }
 
 async function loadSegment (relay: TestRelay, cid: string, assist: PeerAssist, ledger: SegmentLedger): Promise<{ kind: string, data?: ArrayBuffer }> {
-  const Segment = createSegmentLoader(new RelayPool({ relays: [relay.url] }), ledger, undefined, assist)
+  const Segment = createSegmentLoader(new RelayPool({ relays: [relay.url] }), ledger, { segment: () => ({ cid }) }, assist)
   const context = { url: `${relay.url}/ipfs/${cid}`, responseType: 'arraybuffer', type: 'media-fragment', frag: { sn: 10 }, part: null } as unknown as FragmentLoaderContext
   return await new Promise(resolve => {
     new Segment({} as HlsConfig).load(context, LOAD_CONFIG, {

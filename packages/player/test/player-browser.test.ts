@@ -126,7 +126,7 @@ describe('the player in Chromium', () => {
       const s = await w.stats()
       await w.page.close()
       assert.ok(advanced >= 8, `played ${advanced.toFixed(1)} s in 10 s`)
-      assert.ok(fake.playlistsForged >= 1, 'the player asked the malicious relay for playlists')
+      assert.ok(fake.playlistsForged >= 1, 'the player asked the malicious relay for its signed window')
       assert.ok(s.entriesRejected >= 1, 'the forged entries were counted as rejected')
       assert.equal(fake.forgedRequests, 0, 'nobody fetched the forged segment')
       assert.ok(!s.segments.some(segment => segment.cid === fake.forgedCid))

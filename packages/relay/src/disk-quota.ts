@@ -4,6 +4,7 @@
  * only pinned data is left over the quota, the relay says so and keeps it.
  */
 import type { HeldSegment, RoomFollower } from './room-follower.ts'
+import type { Logger } from '@hivecast/shared'
 
 /** Which segments go first: live ones only, oldest stored first (ties: lower sequence first). */
 export function evictionOrder (segments: readonly HeldSegment[]): HeldSegment[] {
@@ -13,13 +14,13 @@ export function evictionOrder (segments: readonly HeldSegment[]): HeldSegment[] 
 export class DiskQuota {
   readonly #quotaBytes: number | undefined
   readonly #followers: () => Iterable<RoomFollower>
-  readonly #log: (line: string) => void
+  readonly #log: Logger
   evicted = 0
   #running: Promise<void> | undefined
   #again = false
   #warnedPinned = false
 
-  constructor (quotaBytes: number | undefined, followers: () => Iterable<RoomFollower>, log: (line: string) => void) {
+  constructor (quotaBytes: number | undefined, followers: () => Iterable<RoomFollower>, log: Logger) {
     this.#quotaBytes = quotaBytes
     this.#followers = followers
     this.#log = log
@@ -43,7 +44,7 @@ export class DiskQuota {
       this.#again = true
       return
     }
-    this.#running = this.#evict().catch((err: Error) => { this.#log(`disk quota: eviction failed: ${err.message}`) })
+    this.#running = this.#evict().catch((err: Error) => { this.#log.error(`disk quota: eviction failed: ${err.message}`) })
       .finally(() => {
         this.#running = undefined
         if (this.#again) {
@@ -73,7 +74,7 @@ export class DiskQuota {
     }
     if (total > quota && !this.#warnedPinned) {
       this.#warnedPinned = true
-      this.#log(`disk quota: pinned recordings alone take ${total} bytes, over the quota of ${quota}; they are kept. Raise --disk-quota.`)
+      this.#log.warn(`disk quota: pinned recordings alone take ${total} bytes, over the quota of ${quota}; they are kept. Raise --disk-quota.`)
     }
   }
 }

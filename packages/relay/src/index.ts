@@ -25,13 +25,18 @@
  * await relay.stop()
  * ```
  */
-export { startRelay, validateRelayOptions, DEFAULT_HTTP, DEFAULT_LISTEN } from './relay.ts'
-export type { Relay, RelayOptions, RelayStatus } from './relay.ts'
+export { startRelay } from './relay.ts'
+export type { Relay, RelayStatus } from './relay.ts'
+export type { RelayOptions } from './relay-options.ts'
+export { RELAY_DEFAULTS, RELAY_OPTION_TABLE, validateRelayOptions } from './relay-option-table.ts'
+export type { RelayOptionSpec } from './relay-option-table.ts'
+export type { DialScope } from './peer-link.ts'
 export { evictionOrder } from './disk-quota.ts'
 export { loadRelayConfig, parseRelayConfig } from './relay-config.ts'
 export type { RelayConfig } from './relay-config.ts'
 export type { RoomOption, TlsFiles } from './relay-options.ts'
 export type { P2PTrafficTotals } from './p2p-traffic.ts'
 export type { DirectoryEntry, DirectoryRejectReason } from './directory.ts'
-export type { Health, WindowJson } from './gateway.ts'
+export type { Health } from './gateway.ts'
+export type { WindowJson } from '@hivecast/shared'
 export type { HeldSegment, RejectReason, RenditionStatus, RoomStatus } from './room-follower.ts'

@@ -3,7 +3,7 @@
  * (one registry per relay, so several relays in one process never mix their numbers).
  */
 import { Counter, Gauge, Registry } from 'prom-client'
-import type { RelayStatus } from './relay.ts'
+import type { RelayStatus } from './relay-status.ts'
 import type { Gateway } from './gateway.ts'
 
 export interface MetricsSource {

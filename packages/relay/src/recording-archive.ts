@@ -9,10 +9,11 @@ import type { UnixFS } from '@helia/unixfs'
 import { LRUCache } from 'lru-cache'
 import { CID } from 'multiformats/cid'
 import type { PlaylistEntry, RecordingAnnouncement, SignedEnvelope, VerifiedRecording } from '@hivecast/shared'
+import { parseRecordingPlaylist } from '@hivecast/shared'
 import { dagLinks } from './car-export.ts'
-import { parseRecordingPlaylist } from './recording-playlist.ts'
 import type { P2PNode } from '@hivecast/shared/node'
 import type { BlockFetcher } from './block-fetcher.ts'
+import type { Logger } from '@hivecast/shared'
 
 export type ArchiveState = 'not-archived' | 'fetching' | 'pinned' | 'failed'
 
@@ -32,7 +33,7 @@ export interface RecordingArchiveOptions {
   /** Wait before the first retry of a failed pin (ms); it doubles with each failure, up to 10 minutes. Default 30 s. */
   retryDelayMs?: number
   fetchBlock: BlockFetcher
-  log: (line: string) => void
+  log: Logger
 }
 
 export interface ArchiveStatus {
@@ -105,9 +106,9 @@ export class RecordingArchive {
     sessions.delete(announcement.session)
     sessions.set(announcement.session, entry)
     while (sessions.size > MAX_PER_ROOM) sessions.delete(sessions.keys().next().value!)
-    this.#options.log(`room ${announcement.room}: ${announcement.final ? 'final' : 'interim'} recording of session ${announcement.session}: ${announcement.cid} (${announcement.segments} segments, ${announcement.duration} s)`)
+    this.#options.log.info(`room ${announcement.room}: ${announcement.final ? 'final' : 'interim'} recording of session ${announcement.session}: ${announcement.cid} (${announcement.segments} segments, ${announcement.duration} s)`)
     if (this.#options.archive) {
-      this.#pin(entry).catch((err: Error) => { this.#options.log(`recording ${announcement.cid}: pinning crashed: ${err.message}`) })
+      this.#pin(entry).catch((err: Error) => { this.#options.log.error(`recording ${announcement.cid}: pinning crashed: ${err.message}`) })
     }
     return true
   }
@@ -192,7 +193,7 @@ export class RecordingArchive {
       const { room, session } = entry.announcement
       if (this.#stopping.signal.aborted || this.#rooms.get(room)?.get(session) !== entry) return
       entry.archive = 'fetching'
-      this.#pin(entry).catch((err: Error) => { this.#options.log(`recording ${entry.announcement.cid}: pinning crashed: ${err.message}`) })
+      this.#pin(entry).catch((err: Error) => { this.#options.log.error(`recording ${entry.announcement.cid}: pinning crashed: ${err.message}`) })
     }, delay)
     timer.unref()
     this.#retries.add(timer)
@@ -227,7 +228,7 @@ export class RecordingArchive {
       this.#pinnedRoots.add(rootText)
       this.#failures.delete(rootText)
       entry.archive = 'pinned'
-      this.#options.log(`recording ${rootText}: pinned ${blocks.size} blocks in ${Date.now() - started} ms`)
+      this.#options.log.info(`recording ${rootText}: pinned ${blocks.size} blocks in ${Date.now() - started} ms`)
     } catch (err) {
       if (this.#stopping.signal.aborted) return
       this.#failed++
@@ -237,7 +238,7 @@ export class RecordingArchive {
       const failures = (this.#failures.get(rootText) ?? 0) + 1
       this.#failures.set(rootText, failures)
       const delay = Math.min(MAX_RETRY_DELAY_MS, (this.#options.retryDelayMs ?? 30_000) * 2 ** (failures - 1))
-      this.#options.log(`recording ${rootText}: not pinned (${blocks.size} blocks fetched): ${(err as Error).message}; retrying in ${Math.round(delay / 1000)} s`)
+      this.#options.log.warn(`recording ${rootText}: not pinned (${blocks.size} blocks fetched): ${(err as Error).message}; retrying in ${Math.round(delay / 1000)} s`)
       this.#retry(entry, delay)
     } finally {
       this.#fetching.delete(rootText)

@@ -1,32 +1,10 @@
 /**
- * Recording playback: a pinned recording's playlists (as the origin wrote them into its UnixFS
- * directory, with segment URIs relative to it) turned into playlists that name every segment by its own
- * CID, `/ipfs/<cid>?filename=<seq>.ts` (`.m4s` for fMP4), the form the Hivecast player verifies and any HLS client plays.
+ * Recording playback over HTTP: a pinned recording's playlists (read with the shared recording
+ * playlist reader) served as playlists that name every segment by its own CID,
+ * `/ipfs/<cid>?filename=<seq>.ts` (`.m4s` for fMP4), the form any HLS client plays.
  * `from`/`to` (program-date-time, ms) cut a session's recording down to one talk.
  */
-import type { PlaylistEntry } from '@hivecast/shared'
-
-/** A program-date-time range, ms since the epoch; either end may be open. */
-export interface TimeRange {
-  from?: number
-  to?: number
-}
-
-export const RENDITION_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
-/** More segments than a month of 1 s segments is no recording Hivecast made. */
-const MAX_ENTRIES = 3_000_000
-
-/** Rendition names listed by a recording's master playlist (`index.m3u8`), in its order. */
-export function masterRenditions (text: string): string[] {
-  const names: string[] = []
-  for (const line of text.split('\n').map(l => l.trim())) {
-    if (line === '' || line.startsWith('#')) continue
-    const name = line.endsWith('.m3u8') ? line.slice(0, -'.m3u8'.length) : ''
-    if (!RENDITION_NAME.test(name)) throw new Error(`the master playlist lists "${line.slice(0, 80)}", not <rendition>.m3u8`)
-    names.push(name)
-  }
-  return names
-}
+import type { TimeRange } from '@hivecast/shared'
 
 /**
  * The master playlist served for a recording: the recording's own, with each variant URI carrying the
@@ -40,57 +18,6 @@ export function renderRecordingMaster (text: string, range: TimeRange): string {
 export function rangeQuery (range: TimeRange): string {
   const params = [...range.from === undefined ? [] : [`from=${range.from}`], ...range.to === undefined ? [] : [`to=${range.to}`]]
   return params.length === 0 ? '' : `?${params.join('&')}`
-}
-
-/**
- * The entries of a rendition's VOD playlist as the origin writes it (`#EXT-X-PROGRAM-DATE-TIME`,
- * `#EXTINF`, optional `#EXT-X-DISCONTINUITY`, then `<rendition>/<seq>.ts`; fMP4 ones `<seq>.m4s` after
- * an `#EXT-X-MAP:URI="<rendition>/init-<seq>.mp4"`), with each CID looked up in `cids` (the rendition
- * directory's links by name). Throws on anything else.
- */
-export function parseRecordingPlaylist (text: string, rendition: string, cids: ReadonlyMap<string, string>): PlaylistEntry[] {
-  const entries: PlaylistEntry[] = []
-  let pdt: number | undefined
-  let duration: number | undefined
-  let discontinuity = false
-  /** The CID of the init section in force (fMP4), from the last `#EXT-X-MAP`. */
-  let map: string | undefined
-  for (const line of text.split('\n').map(l => l.trim())) {
-    if (line.startsWith('#EXT-X-MAP:')) {
-      const match = /^#EXT-X-MAP:URI="([a-z0-9][a-z0-9_-]{0,31})\/(init-\d{1,15}\.mp4)"$/.exec(line)
-      if (match === null || match[1] !== rendition) throw new Error(`the playlist of ${rendition} has "${line.slice(0, 80)}", not #EXT-X-MAP:URI="${rendition}/init-<seq>.mp4"`)
-      map = cids.get(match[2]!)
-      if (map === undefined) throw new Error(`the playlist of ${rendition} names the init section ${match[1]}/${match[2]}, which the recording's directory does not hold`)
-    } else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) {
-      pdt = Date.parse(line.slice('#EXT-X-PROGRAM-DATE-TIME:'.length))
-      if (!Number.isFinite(pdt)) throw new Error(`the playlist of ${rendition} has an unreadable date-time: ${line.slice(0, 80)}`)
-    } else if (line.startsWith('#EXTINF:')) {
-      duration = Number.parseFloat(line.slice('#EXTINF:'.length))
-      if (!(duration > 0)) throw new Error(`the playlist of ${rendition} has an unreadable duration: ${line.slice(0, 80)}`)
-    } else if (line === '#EXT-X-DISCONTINUITY') {
-      discontinuity = true
-    } else if (line !== '' && !line.startsWith('#')) {
-      const match = /^([a-z0-9][a-z0-9_-]{0,31})\/(\d{1,15})\.(ts|m4s)$/.exec(line)
-      if (match === null || match[1] !== rendition) throw new Error(`the playlist of ${rendition} lists "${line.slice(0, 80)}", not ${rendition}/<seq>.ts or .m4s`)
-      if ((match[3] === 'm4s') !== (map !== undefined)) throw new Error(`the playlist of ${rendition} lists ${line} ${map === undefined ? 'without an #EXT-X-MAP before it' : 'after an #EXT-X-MAP, which MPEG-TS segments do not take'}`)
-      const cid = cids.get(`${match[2]}.${match[3]}`)
-      if (cid === undefined) throw new Error(`the playlist of ${rendition} lists ${line}, which the recording's directory does not hold`)
-      if (pdt === undefined || duration === undefined) throw new Error(`the playlist of ${rendition} lists ${line} without a date-time and duration before it`)
-      entries.push({ seq: Number(match[2]), cid, duration, pdt, discontinuity, gap: false, ...map === undefined ? {} : { map } })
-      if (entries.length > MAX_ENTRIES) throw new Error(`the playlist of ${rendition} lists more than ${MAX_ENTRIES} segments`)
-      pdt = undefined
-      duration = undefined
-      discontinuity = false
-    }
-  }
-  return entries
-}
-
-/** The entries that overlap the range: every segment playing at some instant in [from, to). */
-export function cutToRange (entries: PlaylistEntry[], range: TimeRange): PlaylistEntry[] {
-  const from = range.from ?? -Infinity
-  const to = range.to ?? Infinity
-  return entries.filter(e => e.pdt < to && e.pdt + e.duration * 1000 > from)
 }
 
 /** `?from=<ms>&to=<ms>` from a query; a string saying what is wrong when they are not a valid range. */

@@ -2,8 +2,7 @@
  * A running relay: the libp2p node, its links to the origins, one follower per room and the HTTP
  * gateway, started together and stopped together.
  */
-import { assertRoomSlug } from '@hivecast/shared'
-import type { ViewerReceived } from '@hivecast/shared'
+import { InvalidOptionError, logger, MissingResourceError } from '@hivecast/shared'
 import { createP2PNode, getBlock, loadOrCreateIdentity, serveViewerDirectory, serveWindow, WINDOW_PROTOCOL } from '@hivecast/shared/node'
 import { LRUCache } from 'lru-cache'
 import { Gateway } from './gateway.ts'
@@ -14,107 +13,22 @@ import { createMetrics } from './metrics.ts'
 import { PeerLink, addressPeerId } from './peer-link.ts'
 import { RoomFollower } from './room-follower.ts'
 import { RecordingArchive } from './recording-archive.ts'
-import { dagBlocks } from './car-export.ts'
+import { dagBlocks, pathBlocks } from './car-export.ts'
 import { P2PTraffic } from './p2p-traffic.ts'
-import type { P2PTrafficTotals } from './p2p-traffic.ts'
 import type { BlockFetcher } from './block-fetcher.ts'
-import { assertPeerAddress, assertPublicUrl, assertRoomKey, loadTls } from './relay-options.ts'
-import type { RoomOption, TlsFiles } from './relay-options.ts'
-import type { ArchiveStatus } from './recording-archive.ts'
-import type { DirectoryEntry, DirectoryRejectReason } from './directory.ts'
+import { loadTls } from './relay-options.ts'
+import { RELAY_DEFAULTS, roomOptions, validateRelayOptions } from './relay-option-table.ts'
+import { AcmeCertificates } from './acme-certificates.ts'
+import type { RelayOptions } from './relay-options.ts'
+import type { DirectoryEntry } from './directory.ts'
+import type { RelayStatus } from './relay-status.ts'
 import type { Health } from './gateway.ts'
-import type { RoomStatus } from './room-follower.ts'
 import type { P2PNode } from '@hivecast/shared/node'
 import type { IdentifyResult } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 
-export interface RelayOptions {
-  /** Origin multiaddrs, each ending in `/p2p/<peer id>`; their peer ids are room keys by default. */
-  origins: string[]
-  /**
-   * Other relays to dial and keep connected (`/p2p/<id>` required). A relay with peers but no origin
-   * (given the room keys) gets every segment from its peers: the way to keep the origin's uplink flat.
-   */
-  peers?: string[]
-  /** The URL browsers reach this relay at, published in the directory. Default: its HTTP URL. */
-  publicUrl?: string
-  /** Rooms to follow: slugs, or a slug with further keys allowed to sign that room's announcements. */
-  rooms: Array<string | RoomOption>
-  /** Further peer ids allowed to sign every room's announcements (a hot-standby origin). */
-  roomKeys?: string[]
-  /** Keeps the relay's key and blocks. */
-  dataDir: string
-  /** HTTP bind address; port 0 picks a free port. Default 127.0.0.1:8081. */
-  http?: { host: string, port: number }
-  /**
-   * libp2p listen multiaddrs. Default `/ip4/127.0.0.1/tcp/0`. A WebSocket address
-   * (`/ip4/127.0.0.1/tcp/9091/ws`) is where browser viewers connect to find each other.
-   */
-  listen?: string[]
-  /** Segments listed per rendition playlist. Default 30. */
-  windowSize?: number
-  /** How long blocks are kept after their announcement (ms). Default 5 minutes. */
-  retentionMs?: number
-  /** Budget to fetch one block, retry included (ms). Default 10 s. */
-  fetchTimeoutMs?: number
-  /** Fetch and pin every recording announced in the followed rooms, and serve it by path. Default false. */
-  archive?: boolean
-  /** Budget to fetch one recording's whole DAG (ms). Default 5 minutes. */
-  recordingFetchTimeoutMs?: number
-  /** Wait before retrying a failed recording pin (ms), doubled per failure up to 10 minutes. Default 30 s. */
-  recordingRetryMs?: number
-  /** Most bytes of segments to hold; the oldest live segments are deleted first. Default: no quota. */
-  diskQuotaBytes?: number
-  /** HTTP requests per second per client IP before 429 (twice that as a burst); 0 for no limit. Default 0. */
-  requestsPerSecondPerIp?: number
-  /** Open HTTP connections at most; 0 for no limit. Default 0. */
-  maxConnections?: number
-  /** Open HTTP connections per client IP; further ones are answered 503 with Retry-After. 0: no limit. Default 0. */
-  maxConnectionsPerIp?: number
-  /** Most bytes per second of HTTP response bodies, all clients together; 0: no limit. Default 0. */
-  maxUploadBytesPerSecond?: number
-  /** Serve HTTPS with this certificate chain and key (PEM files) instead of plain HTTP. */
-  tls?: TlsFiles
-  /** Where log lines go. Default: stderr. */
-  log?: (line: string) => void
-}
-
-export interface RelayStatus {
-  peerId: string
-  multiaddrs: string[]
-  http: string
-  rooms: Record<string, RoomStatus>
-  /** Connected libp2p peers. */
-  peers: number
-  /** libp2p bytes in and out (all connections, all protocols) and bitswap blocks sent and received. */
-  p2p: P2PTrafficTotals
-  /** Relays in the directory right now (this one included). */
-  directory: number
-  directoryRejected: Partial<Record<DirectoryRejectReason, number>>
-  bytesServed: number
-  requests: number
-  /** Distinct client addresses served in the last 30 s. */
-  viewers: number
-  disk: { heldBytes: number, quotaBytes: number | null, evicted: number }
-  /** Recordings listed, and (with --archive) pinned; pinned blocks are outside the disk quota's reach. */
-  recordings: ArchiveStatus & { archive: boolean }
-  /** Browser viewers: where they connect (WebSocket multiaddrs with /p2p/), who is listed per room. */
-  viewerSwarm: ViewerSwarmStatus
-}
-
-export interface ViewerSwarmStatus {
-  /** libp2p WebSocket addresses with `/p2p/<id>`; empty when the relay listens on none. */
-  multiaddrs: string[]
-  /** Viewers listed per room for peer discovery. */
-  viewers: Record<string, number>
-  /** Per room, segment bytes those viewers say they received from relays and from each other. */
-  received: Record<string, ViewerReceived>
-  /** Viewer directory requests dropped as malformed or for another room. */
-  rejected: number
-  /** Circuit relay reservations held (viewers reachable for WebRTC signalling). */
-  reservations: number
-}
+export type { RelayStatus, ViewerSwarmStatus } from './relay-status.ts'
 
 export interface Relay {
   /** Base HTTP URL, e.g. `http://127.0.0.1:8081/`. */
@@ -127,6 +41,8 @@ export interface Relay {
   /** Live relays this relay knows of, itself included (what `/directory.json` lists). */
   directory: () => DirectoryEntry[]
   health: () => Health
+  /** The ACME certificate manager (--acme-domain): its HTTPS URL, status, and `renew()` on demand. */
+  acme: AcmeCertificates | undefined
   /**
    * Reads the TLS certificate and key files again (after a renewal) and uses them for new connections;
    * open connections keep theirs. Throws, keeping the old pair, when the files are not a usable pair.
@@ -136,57 +52,26 @@ export interface Relay {
   stop: () => Promise<void>
 }
 
-export const DEFAULT_HTTP = { host: '127.0.0.1', port: 8081 }
-export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 /** /healthz turns 503 when the newest stored segment is older than this. */
 const STALE_MS = 10_000
+/** A relay's proof that it serves a room (a window answered with verified segments) lasts this long. */
+const PROOF_TTL_MS = 30_000
 /** Memory for the blocks served most recently. */
 const HOT_CACHE_BYTES = 64 * 1024 * 1024
 
-/** Rooms as slug + keys, whichever way they were given. */
-function roomOptions (options: RelayOptions): RoomOption[] {
-  return options.rooms.map(room => typeof room === 'string' ? { slug: room } : room)
-}
-
-/** Checks options before anything starts; throws an Error that says what to fix. */
-export function validateRelayOptions (options: RelayOptions): void {
-  const peers = options.peers ?? []
-  if (options.origins.length === 0 && peers.length === 0) throw new Error('no origin and no peer given: pass the origin\'s multiaddr, e.g. /ip4/127.0.0.1/tcp/9090/p2p/12D3KooW..., or another relay\'s with its room keys')
-  if (options.origins.length === 0 && (options.roomKeys ?? []).length === 0) {
-    const keyless = roomOptions(options).find(room => (room.keys ?? []).length === 0)
-    if (keyless !== undefined) throw new Error(`a relay without an origin needs the room key: pass --room-key <the origin's peer id> (or list keys for room ${keyless.slug} in the config file)`)
-  }
-  for (const address of options.origins) assertPeerAddress('origin', address)
-  for (const address of peers) assertPeerAddress('peer', address)
-  if (options.publicUrl !== undefined) assertPublicUrl(options.publicUrl)
-  if (options.rooms.length === 0) throw new Error('no room given: name the room to follow, e.g. janson')
-  for (const room of roomOptions(options)) {
-    assertRoomSlug(room.slug)
-    for (const key of room.keys ?? []) assertRoomKey(key)
-  }
-  for (const key of options.roomKeys ?? []) assertRoomKey(key)
-  const nonNegative = (name: string, value: number | undefined): void => {
-    if (value !== undefined && (!Number.isFinite(value) || value < 0)) throw new Error(`${name} must be a number of 0 or more, not ${value}`)
-  }
-  nonNegative('disk quota', options.diskQuotaBytes)
-  nonNegative('requests per second per IP', options.requestsPerSecondPerIp)
-  nonNegative('max connections', options.maxConnections)
-  nonNegative('max connections per IP', options.maxConnectionsPerIp)
-  nonNegative('max upload', options.maxUploadBytesPerSecond)
-  if (options.retentionMs !== undefined && !(options.retentionMs > 0)) throw new Error(`the live window to keep must be more than 0 minutes, not ${options.retentionMs / 60_000}`)
-  const port = options.http?.port ?? DEFAULT_HTTP.port
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`HTTP port ${port} is out of range 0-65535`)
-}
-
 export async function startRelay (options: RelayOptions): Promise<Relay> {
   validateRelayOptions(options)
-  const log = options.log ?? ((line: string) => { process.stderr.write(`[relay] ${line}\n`) })
+  // Background lines go to stderr (stdout carries the CLI's ready and status lines), or to `options.log`.
+  const log = logger('relay', {
+    ...(options.logLevel === undefined ? {} : { level: options.logLevel }),
+    write: options.log ?? (line => { process.stderr.write(`[relay] ${line}\n`) })
+  })
   const keys = [...new Set([...options.origins.map(o => addressPeerId(o)!), ...options.roomKeys ?? []])]
   const tls = options.tls === undefined ? undefined : await loadTls(options.tls)
   const identity = await loadOrCreateIdentity(options.dataDir)
   // Origins and peers are dialed by PeerLink, which retries, rather than by createP2PNode, which gives up.
   const traffic = new P2PTraffic()
-  const node = await createP2PNode({ identity, dataDir: options.dataDir, listen: options.listen ?? DEFAULT_LISTEN, viewers: true, metrics: traffic })
+  const node = await createP2PNode({ identity, dataDir: options.dataDir, listen: options.listen ?? [...RELAY_DEFAULTS.listen], announce: options.announce, viewers: true, metrics: traffic })
   // Helia's bitswap counts the blocks it sends but not those it receives: a fetched block that was not
   // in the store before came from a peer.
   const countReceived = (fetch: BlockFetcher): BlockFetcher => async (cid, signal) => {
@@ -203,25 +88,36 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     // Not the live turn-taking: most blocks of a recording are live segments already held here, and
     // the rest (directories, playlists) are asked of every connected peer at once.
     fetchBlock: countReceived(async (cid, signal) => await getBlock(node, cid, { signal })),
-    log
+    log: log.child('recording-archive')
   })
   const followers = new Map<string, RoomFollower>()
   for (const room of roomOptions(options)) {
     const slug = room.slug
     if (followers.has(slug)) continue
     followers.set(slug, new RoomFollower(node, { slug, keys: [...new Set([...keys, ...room.keys ?? []])] }, {
-      windowSize: options.windowSize ?? 30,
-      retentionMs: options.retentionMs ?? 5 * 60_000,
+      playlistLength: options.playlistLength ?? RELAY_DEFAULTS.playlistLength,
+      retentionMs: options.retentionMs ?? RELAY_DEFAULTS.retentionMs,
       fetchTimeoutMs: options.fetchTimeoutMs ?? 10_000,
       fetchBlock: (cid, signal) => fetchBlock(cid, signal),
       onStored: () => { quota.enforce() },
       onRecording: recording => archive.take(recording),
       isPinned: cid => archive.holds(cid),
-      log
+      onServed: peer => {
+        const now = Date.now()
+        for (const [id, at] of served) if (now - at >= PROOF_TTL_MS) served.delete(id)
+        served.set(peer.toString(), now)
+      },
+      log: log.child('room-follower')
     }))
   }
-  const quota = new DiskQuota(options.diskQuotaBytes, () => followers.values(), log)
-  const link = new PeerLink(node, { origins: options.origins, peers: options.peers ?? [] }, log)
+  const quota = new DiskQuota(options.diskQuotaBytes, () => followers.values(), log.child('disk-quota'))
+  const link = new PeerLink(node, { origins: options.origins, peers: options.peers ?? [], dialScope: options.dialScope }, log.child('peer-link'))
+  // A relay's directory record claiming an origin link earns it fetch turns only while it has proved it
+  // serves our rooms: it answered a window request with verified segments within PROOF_TTL_MS. A record
+  // signed by one of the room's keys is the origin itself. Anyone can mint keys and sign `origin: true`;
+  // a claimant that never serves would make this relay wait on it for every segment.
+  const served = new Map<string, number>()
+  const proved = (peerId: string): boolean => keys.includes(peerId) || Date.now() - (served.get(peerId) ?? -Infinity) < PROOF_TTL_MS
   // Relays of our rooms we are connected to, and which of them (and us) hold an origin link.
   const originLinked = (): boolean => link.has('origin') && link.connected('origin')
   const fetchBlock = countReceived(createBlockFetcher(node, () => {
@@ -233,7 +129,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
       if (connection === undefined) continue
       const address = connection.remoteAddr
       providers.push(address.getComponents().some(c => c.name === 'p2p') ? address : address.encapsulate(`/p2p/${record.peerId}`))
-      if (record.origin === true) linked.push(record.peerId)
+      if (record.origin === true && proved(record.peerId)) linked.push(record.peerId)
     }
     return { providers, originLinked: linked }
   }))
@@ -253,7 +149,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
   }
   const directory = new Directory(node, identity, {
     describe: () => ({
-      url: options.publicUrl ?? gateway.url,
+      url: options.publicUrl ?? acme?.url ?? gateway.url,
       multiaddrs: multiaddrs().slice(0, 8),
       rooms: [...followers.keys()].slice(0, 32),
       load: load(),
@@ -262,9 +158,17 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     }),
     // A relay of one of our rooms is worth a connection: bitswap fetches from whoever holds a block.
     onRecord: record => {
-      if (record.rooms.some(room => followers.has(room))) link.learn(record.peerId, record.multiaddrs)
+      const ours = record.rooms.filter(room => followers.has(room))
+      if (ours.length === 0) return
+      link.learn(record.peerId, record.multiaddrs)
+      // A connected claimant of an origin link is asked for its window when its proof is half-way
+      // expired, so a serving relay keeps its turns and one that stopped serving loses them.
+      const connected = node.libp2p.getConnections().find(c => c.remotePeer.toString() === record.peerId)
+      if (record.origin !== true || connected === undefined) return
+      if (Date.now() - (served.get(record.peerId) ?? -Infinity) < PROOF_TTL_MS / 2) return
+      for (const room of ours) followers.get(room)?.catchUp(connected.remotePeer)
     },
-    log
+    log: log.child('directory')
   })
   const health = (): Health => {
     if (link.has('origin') && !link.connected('origin')) return { ok: false, reason: `no connection to the origin (re-dialing ${link.down('origin').join(', ')} every 2 s)` }
@@ -297,6 +201,12 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
       throw err
     }
   }
+  // A CAR reads a whole recording once: kept out of the hot cache so it does not push out the live edge.
+  const readUncached = async (root: CID, cid: CID): Promise<Uint8Array> => {
+    const bytes = await readHeldBlock(cid, { cache: false })
+    if (bytes === undefined) throw new MissingResourceError(`block ${cid.toString()} under ${root.toString()} is not held here`)
+    return bytes
+  }
   const gateway: Gateway = new Gateway({
     follower: slug => followers.get(slug),
     readHeldBlock: async cid => await readHeldBlock(cid, { cache: true }),
@@ -305,20 +215,18 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     recordingEntries: async (root, rendition) => await archive.renditionEntries(root, rendition),
     recordingState: root => archive.stateOf(root),
     // A CAR reads a whole recording once: kept out of the hot cache so it does not push out the live edge.
-    dagBlocks: (root, scope) => dagBlocks(root, async cid => {
-      const bytes = await readHeldBlock(cid, { cache: false })
-      if (bytes === undefined) throw new Error(`block ${cid.toString()} under ${root.toString()} is not held here`)
-      return bytes
-    }, scope),
+    dagBlocks: (root, scope) => dagBlocks(root, async cid => await readUncached(root, cid), scope),
+    pathBlocks: async (root, path) => await pathBlocks(root, path, async cid => await readUncached(root, cid)).catch(() => undefined),
     status: () => status(),
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
     directory: () => ({ relays: directory.list() }),
     health
-  }, log, {
+  }, log.child('gateway'), {
     requestsPerSecondPerIp: options.requestsPerSecondPerIp ?? 0,
     maxConnections: options.maxConnections ?? 0,
     maxConnectionsPerIp: options.maxConnectionsPerIp ?? 0,
     maxUploadBytesPerSecond: options.maxUploadBytesPerSecond ?? 0,
+    trustedProxies: options.trustedProxies ?? [],
     ...(tls === undefined ? {} : { tls })
   })
   const status = (): RelayStatus => ({
@@ -341,7 +249,8 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
       received: viewerDirectory.received(),
       rejected: viewerDirectory.rejected(),
       reservations: node.libp2p.services.circuitRelay?.reservations.size ?? 0
-    }
+    },
+    acme: acme?.status() ?? null
   })
   const metrics = createMetrics({ gateway, status })
 
@@ -355,10 +264,13 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
   }
   node.libp2p.addEventListener('peer:identify', onIdentify)
   link.start()
-  const http = options.http ?? DEFAULT_HTTP
+  const http = options.http ?? RELAY_DEFAULTS.http
+  const acme = options.acme === undefined ? undefined : new AcmeCertificates(options.acme, options.dataDir, socket => { gateway.accept(socket) }, log.child('acme'))
   try {
     await gateway.listen(http.host, http.port)
+    await acme?.start()
   } catch (err) {
+    await Promise.all([gateway.close(), acme?.stop()])
     link.stop()
     for (const follower of followers.values()) follower.stop()
     archive.stop()
@@ -376,13 +288,14 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     status,
     health,
     directory: () => directory.list(),
+    acme,
     reloadTls: async () => {
-      if (options.tls === undefined) throw new Error('this relay serves plain HTTP: there is no certificate to reload (start it with --tls-cert and --tls-key)')
+      if (options.tls === undefined) throw new InvalidOptionError('this relay serves plain HTTP: there is no certificate to reload (start it with --tls-cert and --tls-key)')
       gateway.setTls(await loadTls(options.tls))
     },
     stop: () => {
       stopping ??= (async () => {
-        await Promise.all([gateway.close(), directory.leave()])
+        await Promise.all([gateway.close(), directory.leave(), acme?.stop()])
         node.libp2p.removeEventListener('peer:identify', onIdentify)
         link.stop()
         for (const follower of followers.values()) follower.stop()

@@ -49,11 +49,15 @@ test('usage errors print one line and a hint, and exit 2', async () => {
     [['--origin', `/ip4/127.0.0.1/tcp/1/p2p/${peer}`, '--room', 'janson', '--room-key', 'xyz'], /room key "xyz"/],
     [['--origin', `/ip4/127.0.0.1/tcp/1/p2p/${peer}`, '--room', 'janson', '--http', '127.0.0.1:99999'], /--http/],
     [['--origin', `/ip4/127.0.0.1/tcp/1/p2p/${peer}`, '--room', 'janson', '--disk-quota', 'lots'], /--disk-quota "lots" is not a number of megabytes/],
-    [['--origin', `/ip4/127.0.0.1/tcp/1/p2p/${peer}`, '--room', 'janson', '--window', '0'], /more than 0 minutes/],
+    [['--origin', `/ip4/127.0.0.1/tcp/1/p2p/${peer}`, '--room', 'janson', '--retention', '0'], /more than 0 minutes/],
     [['--peer', `/ip4/127.0.0.1/tcp/1/p2p/${peer}`, '--room', 'janson'], /needs the room key/],
     [['--origin', `/ip4/127.0.0.1/tcp/1/p2p/${peer}`, '--room', 'janson', '--public-url', 'ftp://x'], /not an http\(s\) URL/],
     [['--bogus'], /Unknown option/],
     [['--origin', `/ip4/127.0.0.1/tcp/1/p2p/${peer}`, '--room', 'janson', '--tls-cert', 'cert.pem'], /--tls-cert and --tls-key go together/],
+    [['--origin', `/ip4/127.0.0.1/tcp/1/p2p/${peer}`, '--room', 'janson', '--acme-domain', 'relay.example.org'], /--acme-domain and --acme-email go together/],
+    [['--origin', `/ip4/127.0.0.1/tcp/1/p2p/${peer}`, '--room', 'janson', '--acme-domain', 'https://relay.example.org', '--acme-email', 'a@example.org'], /--acme-domain "https:\/\/relay\.example\.org" is not a domain name/],
+    [['--origin', `/ip4/127.0.0.1/tcp/1/p2p/${peer}`, '--room', 'janson', '--acme-domain', 'relay.example.org', '--acme-email', 'a@example.org', '--https', '443'], /--https "443" is not host:port/],
+    [['--origin', `/ip4/127.0.0.1/tcp/1/p2p/${peer}`, '--room', 'janson', '--announce', '203.0.113.7:4001'], /announce address "203\.0\.113\.7:4001" is not a multiaddr/],
     [['--config', join(configDir, 'bad.yaml')], /bad\.yaml: limits\.maxConnectionsPerIp must be a number of connections/]
   ]
   await Promise.all(cases.map(async ([args, message]) => {
@@ -67,7 +71,7 @@ test('usage errors print one line and a hint, and exit 2', async () => {
   }))
   const help = run(['--help'])
   assert.equal(await exitCode(help.child), 0)
-  for (const option of ['--config', '--tls-cert', '--tls-key', '--max-connections-per-ip', '--max-upload', '/hls/recordings/', '--origin', '--room', '--room-key', '--data', '--http', '--listen', '--peer', '--public-url', '--window', '--disk-quota', '--max-connections', '--rate-limit', '/metrics', '/directory.json', 'Example:']) assert.ok(help.stdout().includes(option), option)
+  for (const option of ['--config', '--acme-domain', '--acme-email', '--acme-directory', '--acme-ca', '--acme-http', '--https', '--announce', '--tls-cert', '--tls-key', '--max-connections-per-ip', '--max-upload', '/hls/recordings/', '--origin', '--room', '--room-key', '--data', '--http', '--listen', '--peer', '--public-url', '--retention', '--playlist-length', '--log-level', '--disk-quota', '--max-connections', '--rate-limit', '/metrics', '/directory.json', 'Example:']) assert.ok(help.stdout().includes(option), option)
 })
 
 test('the relay takes its config file, flags override it; it prints its URLs when ready, a status line every 10 s, and stops cleanly on SIGTERM', async () => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodeEnvelope, rawCid, roomTopic, signAnnouncement } from '@hivecast/shared'
 import { createP2PNode, loadOrCreateIdentity } from '@hivecast/shared/node'
+import { waitForGossipPeer } from '@hivecast/devnet'
 import type { SegmentAnnouncement, SignedEnvelope } from '@hivecast/shared'
 import type { Identity, P2PNode } from '@hivecast/shared/node'
 import { startRelay } from '../src/index.ts'
@@ -84,9 +85,9 @@ export class OriginFixture {
   }
 
   /** Resolves once `peerId` is subscribed to the room topic as seen from here. */
+  /** Resolves once a publish reaches `peerId`: it subscribed, and gossipsub's stream to it is open. */
   async waitForSubscriber (peerId: string): Promise<void> {
-    await waitFor(`${peerId} to subscribe to ${this.topic}`, () =>
-      this.node.libp2p.services.pubsub.getSubscribers(this.topic).some(p => p.toString() === peerId))
+    await waitForGossipPeer(this.node, peerId, this.topic)
   }
 
   /** Stores random bytes (or the given ones) as a raw block, not announced. */

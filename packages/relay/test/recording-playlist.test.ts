@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { renderMediaPlaylist, segmentExtension } from '@hivecast/shared'
-import { cutToRange, masterRenditions, parseRecordingPlaylist, parseTimeRange, renderRecordingMaster } from '../src/recording-playlist.ts'
+import { cutToRange, masterRenditions, parseRecordingPlaylist, renderMediaPlaylist, segmentExtension } from '@hivecast/shared'
+import { parseTimeRange, renderRecordingMaster } from '../src/recording-playlist.ts'
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0)
 const CIDS = new Map([0, 1, 2].map(seq => [`${seq}.ts`, `bafkrei${'a'.repeat(52)}${seq}`]))
@@ -41,7 +41,7 @@ test('an fMP4 rendition reads back with each segment\'s init section, and a map 
   const cases: Array<[string, RegExp]> = [
     [text.replace(/#EXT-X-MAP:[^\n]+\n/g, ''), /lists av1-360p\/0\.m4s without an #EXT-X-MAP before it/],
     [text.replace('av1-360p/1.m4s', 'av1-360p/1.ts'), /lists av1-360p\/1\.ts after an #EXT-X-MAP/],
-    [text.replace('URI="av1-360p/init-0.mp4"', 'URI="720p/init-0.mp4"'), /has "#EXT-X-MAP:URI=\"720p\/init-0\.mp4\"", not #EXT-X-MAP:URI="av1-360p\/init-<seq>\.mp4"/],
+    [text.replace('URI="av1-360p/init-0.mp4"', 'URI="720p/init-0.mp4"'), /has "#EXT-X-MAP:URI="720p\/init-0\.mp4"", not #EXT-X-MAP:URI="av1-360p\/init-<seq>\.mp4"/],
     [text.replace('init-2.mp4', 'init-9.mp4'), /names the init section av1-360p\/init-9\.mp4, which the recording's directory does not hold/]
   ]
   for (const [bad, reason] of cases) assert.throws(() => parseRecordingPlaylist(bad, 'av1-360p', cids), reason)

@@ -27,7 +27,7 @@ publicUrl: https://relay.example.org/
 data: ./relay-data
 http: 0.0.0.0:8443
 listen: [/ip4/0.0.0.0/tcp/4001]
-window: 10
+retention: 10
 archive: true
 limits:
   diskQuota: 2000
@@ -38,6 +38,14 @@ limits:
 tls:
   cert: certs/fullchain.pem
   key: /etc/keys/privkey.pem
+announce: [/ip4/203.0.113.7/tcp/4001]
+acme:
+  domains: [relay.example.org]
+  email: you@example.org
+  directory: https://acme-staging-v02.api.letsencrypt.org/directory
+  ca: certs/ca.pem
+  http: 0.0.0.0:8080
+  https: 0.0.0.0:8443
 `, '/srv/relay/relay.yaml')
   assert.deepEqual(config, {
     origins: [ORIGIN],
@@ -54,9 +62,19 @@ tls:
     maxConnectionsPerIp: 20,
     requestsPerSecondPerIp: 20,
     maxUploadBytesPerSecond: 12_500_000,
-    tls: { cert: '/srv/relay/certs/fullchain.pem', key: '/etc/keys/privkey.pem' }
+    tls: { cert: '/srv/relay/certs/fullchain.pem', key: '/etc/keys/privkey.pem' },
+    announce: ['/ip4/203.0.113.7/tcp/4001'],
+    acme: {
+      domains: ['relay.example.org'],
+      email: 'you@example.org',
+      directoryUrl: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+      caFile: '/srv/relay/certs/ca.pem',
+      challenge: { host: '0.0.0.0', port: 8080 },
+      https: { host: '0.0.0.0', port: 8443 }
+    }
   })
   assert.deepEqual(parseRelayConfig('', 'empty.yaml'), {}, 'an empty file leaves everything to the flags')
+  assert.deepEqual(parseRelayConfig('trustedProxies: [127.0.0.1, "fd00::/8"]\n', 'p.yaml'), { trustedProxies: ['127.0.0.1', 'fd00::/8'] })
 })
 
 test('a mistake names the file, the field and the fix', () => {
@@ -72,11 +90,16 @@ test('a mistake names the file, the field and the fix', () => {
     ['limits:\n  maxUpload: lots\n', /r\.yaml: limits\.maxUpload must be a number of Mbit\/s, e\.g\. 100/],
     ['limits:\n  maxConnectionsPerIp: -1\n', /r\.yaml: limits\.maxConnectionsPerIp must be 0 or more connections/],
     ['limits:\n  upload: 5\n', /r\.yaml: limits\.upload is not a known field: limits has diskQuota/],
-    ['window: 0\n', /r\.yaml: window must be more than 0 minutes/],
+    ['retention: 0\n', /r\.yaml: retention must be more than 0 minutes/],
     ['http: localhost\n', /r\.yaml: http: "localhost" is not host:port/],
     ['publicUrl: ftp://x\n', /r\.yaml: publicUrl: public URL "ftp:\/\/x" is not an http\(s\) URL/],
     ['tls:\n  cert: a.pem\n', /r\.yaml: tls\.key is missing: tls has cert and key/],
     ['archive: yes please\n', /r\.yaml: archive must be true or false/],
+    ['trustedProxies: [127.0.0.1, 10.0.0.0/33]\n', /r\.yaml: trustedProxies\[1\]: trusted proxy "10\.0\.0\.0\/33" is not an IP address or CIDR range/],
+    ['announce: [203.0.113.7:4001]\n', /r\.yaml: announce\[0\]: announce address "203\.0\.113\.7:4001" is not a multiaddr/],
+    ['acme:\n  domains: [relay.example.org]\n', /r\.yaml: acme\.email is missing/],
+    ['acme:\n  domains: [relay.example.org]\n  email: nobody\n', /r\.yaml: acme: --acme-email "nobody" is not an email address/],
+    ['acme:\n  domains: [relay.example.org]\n  email: a@example.org\n  https: 443\n', /r\.yaml: acme\.https must be host:port/],
     ['- janson\n', /r\.yaml: \(top level\)/]
   ]
   for (const [source, message] of cases) assert.throws(() => parseRelayConfig(source, 'r.yaml'), message, source)

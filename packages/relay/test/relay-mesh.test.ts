@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { afterEach, test } from 'node:test'
 import { startRelay } from '../src/index.ts'
 import { CountingProxy } from '@hivecast/devnet'
+import { waitForGossipPeer } from '@hivecast/devnet'
 import { OriginFixture, removeDir, tempDir, waitFor } from './origin-fixture.ts'
 import type { PublishedSegment } from './origin-fixture.ts'
 import type { Relay } from '../src/index.ts'
@@ -49,7 +50,7 @@ async function originUploadRatio (onOrigin: number): Promise<number> {
     relays.every(r => r.directory().length === 4 && r.directory().filter(e => e.record.origin === true).length === onOrigin &&
       relays.every(o => o === r || r.node.libp2p.getConnections(o.node.libp2p.peerId).length > 0)))
   for (const relay of relays.slice(1)) {
-    await waitFor(`${relay.peerId} on the room topic`, () => first.node.libp2p.services.pubsub.getSubscribers(origin!.topic).some(p => p.equals(relay.node.libp2p.peerId)))
+    await waitForGossipPeer(first.node, relay.peerId, origin!.topic)
   }
   const before = proxy.downstreamBytes
   const published: PublishedSegment[] = []

@@ -4,14 +4,13 @@
  */
 import * as v from 'valibot'
 import { DAG_PB_CODEC, RAW_CODEC, SHA2_256, isSegmentCid, tryParseCid } from './cid.ts'
-
-const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
+import { RENDITION_NAME, ROOM_SLUG, SESSION_ID } from './names.ts'
 
 /** Largest fMP4 init section announced; ffmpeg's are 1-2 KiB (the codec set-up, no media). */
 export const MAX_INIT_BYTES = 64 * 1024
 
 const renditionSchema = v.object({
-  name: v.pipe(v.string(), v.regex(NAME, 'rendition name must be 1-32 of a-z 0-9 _ -')),
+  name: v.pipe(v.string(), v.regex(RENDITION_NAME, 'rendition name must be 1-32 of a-z 0-9 _ -')),
   bandwidth: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(200_000_000)),
   width: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(8192)),
   height: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(8192)),
@@ -21,7 +20,7 @@ const renditionSchema = v.object({
 
 const segmentSchema = v.strictObject({
   kind: v.literal('segment'),
-  room: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'invalid room slug')),
+  room: v.pipe(v.string(), v.regex(ROOM_SLUG, 'invalid room slug')),
   rendition: renditionSchema,
   /** HLS media sequence number; only ever rises for a room and rendition. */
   seq: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
@@ -32,6 +31,11 @@ const segmentSchema = v.strictObject({
   /** Program date time of the first frame, milliseconds since the Unix epoch, from the origin's clock. */
   pdt: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   discontinuity: v.boolean(),
+  /**
+   * The origin run that signed this segment (one id per process). Players follow one (key, session)
+   * chain and tell a replayed old session from live; optional so announcements from older origins parse.
+   */
+  session: v.optional(v.pipe(v.string(), v.regex(SESSION_ID, 'session must be 1-64 of A-Z a-z 0-9 _ -'))),
   /** Set on the last segment of a session. */
   end: v.boolean(),
   /**
@@ -57,10 +61,10 @@ export function isDirectoryCid (value: string): boolean {
  */
 const recordingSchema = v.strictObject({
   kind: v.literal('recording'),
-  room: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'invalid room slug')),
+  room: v.pipe(v.string(), v.regex(ROOM_SLUG, 'invalid room slug')),
   cid: v.pipe(v.string(), v.check(isDirectoryCid, 'cid must be a CIDv1 dag-pb (UnixFS directory), sha2-256')),
   /** The session's id, the same in every announcement of one recording. */
-  session: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'session must be 1-64 of A-Z a-z 0-9 _ -')),
+  session: v.pipe(v.string(), v.regex(SESSION_ID, 'session must be 1-64 of A-Z a-z 0-9 _ -')),
   /** Milliseconds since the Unix epoch: program date time of the first and the end of the last segment. */
   started: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   ended: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
@@ -87,7 +91,7 @@ export function isRawBlockCid (value: string): boolean {
  */
 const thumbnailSchema = v.strictObject({
   kind: v.literal('thumbnail'),
-  room: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'invalid room slug')),
+  room: v.pipe(v.string(), v.regex(ROOM_SLUG, 'invalid room slug')),
   cid: v.pipe(v.string(), v.check(isRawBlockCid, 'cid must be a CIDv1 raw block, sha2-256')),
   /** When the picture was taken, milliseconds since the Unix epoch (the origin's clock). */
   at: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),

@@ -48,7 +48,16 @@ export function isSegmentCid (value: string): boolean {
 /** True when `bytes` is exactly the raw block that `cid` names. */
 export async function verifyRawBlock (cid: CID | string, bytes: Uint8Array): Promise<boolean> {
   const parsed = typeof cid === 'string' ? tryParseCid(cid) : cid
-  if (parsed === undefined || parsed.code !== RAW_CODEC || parsed.multihash.code !== SHA2_256) return false
+  return parsed !== undefined && parsed.code === RAW_CODEC && await verifyBlock(parsed, bytes)
+}
+
+/**
+ * True when `bytes` is exactly the block that `cid` names, whatever its codec (raw, dag-pb): the
+ * SHA-256 of the bytes is the CID's digest. Other hash functions are refused.
+ */
+export async function verifyBlock (cid: CID | string, bytes: Uint8Array): Promise<boolean> {
+  const parsed = typeof cid === 'string' ? tryParseCid(cid) : cid
+  if (parsed === undefined || parsed.multihash.code !== SHA2_256) return false
   const digest = await sha256(bytes)
   const expected = parsed.multihash.digest
   if (digest.length !== expected.length) return false

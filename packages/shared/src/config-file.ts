@@ -4,6 +4,7 @@
  * an operator sees which line to fix rather than a stack trace.
  */
 import * as v from 'valibot'
+import { InvalidConfigError, errorMessage } from './errors.ts'
 
 /** `rooms.0.input.key` as people write it: `rooms[0].input.key`. */
 export function configFieldPath (issue: v.BaseIssue<unknown>): string {
@@ -23,7 +24,7 @@ export function checkConfig<TSchema extends v.GenericSchema> (schema: TSchema, v
   const result = v.safeParse(schema, value, { abortEarly: true })
   if (result.success) return result.output
   const issue = result.issues[0]
-  throw new Error(`${file}: ${configFieldPath(issue)} ${issue.message}`)
+  throw new InvalidConfigError(`${file}: ${configFieldPath(issue)} ${issue.message}`)
 }
 
 /** Runs a check that throws, prefixing its message with the file and the field it is about. */
@@ -31,6 +32,6 @@ export function checkConfigField<T> (file: string, path: string, check: () => T)
   try {
     return check()
   } catch (err) {
-    throw new Error(`${file}: ${path}: ${(err as Error).message}`)
+    throw new InvalidConfigError(`${file}: ${path}: ${errorMessage(err)}`, { cause: err })
   }
 }

@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot'
 import type { ParseResult } from './announcement.ts'
+import { ROOM_SLUG } from './names.ts'
 
 export const DIRECTORY_TOPIC = '/hivecast/directory/1'
 /** How often a relay publishes its record. */
@@ -12,7 +13,6 @@ export const DIRECTORY_INTERVAL_MS = 5_000
 /** A relay whose newest record is older than this has dropped out. */
 export const DIRECTORY_TTL_MS = 15_000
 
-const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/
 const count = v.pipe(v.number(), v.minValue(0), v.maxValue(1e15))
 
 const directoryRecordSchema = v.strictObject({
@@ -22,7 +22,7 @@ const directoryRecordSchema = v.strictObject({
   /** Where browsers reach it, e.g. `https://relay.example.org/`. */
   url: v.pipe(v.string(), v.maxLength(300), v.check(value => /^https?:\/\/[^\s/]+\/?\S*$/.test(value), 'url must be an http(s) URL')),
   multiaddrs: v.pipe(v.array(v.pipe(v.string(), v.maxLength(300))), v.maxLength(8)),
-  rooms: v.pipe(v.array(v.pipe(v.string(), v.regex(SLUG, 'invalid room slug'))), v.maxLength(32)),
+  rooms: v.pipe(v.array(v.pipe(v.string(), v.regex(ROOM_SLUG, 'invalid room slug'))), v.maxLength(32)),
   load: v.strictObject({ requestsPerSecond: count, bytesPerSecond: count }),
   /** True when the relay is connected to a room's origin (it may take segments from the origin). */
   origin: v.optional(v.boolean()),

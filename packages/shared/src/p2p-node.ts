@@ -33,6 +33,8 @@ export interface P2PNodeOptions {
   dataDir: string
   /** Listen multiaddrs, e.g. `/ip4/127.0.0.1/tcp/9090` or `/ip4/127.0.0.1/tcp/9091/ws`. */
   listen: string[]
+  /** Addresses to advertise instead of the listen ones (a NAT's or container host's public address). */
+  announce?: string[] | undefined
   /** Multiaddrs (with /p2p/<id>) to dial at start and keep connected. */
   peers?: string[]
   /** Let gossipsub publish with nobody subscribed yet (the origin before its first relay). */
@@ -87,7 +89,7 @@ export async function createP2PNode (options: P2PNodeOptions): Promise<P2PNode> 
   })
   const node = withBitswap(withLibp2pLight(helia, {
     privateKey: options.identity.privateKey,
-    addresses: { listen: options.listen },
+    addresses: { listen: options.listen, ...(options.announce === undefined || options.announce.length === 0 ? {} : { announce: options.announce }) },
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

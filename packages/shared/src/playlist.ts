@@ -27,61 +27,98 @@ export interface MediaPlaylist {
   ended: boolean
 }
 
-interface WindowSlot {
+/** What the window keeps per segment; callers extend it with their own facts (the relay's envelope, times). */
+export interface WindowRecord {
   announcement: SegmentAnnouncement
   state: EntryState
 }
 
-/** Announcements of one rendition, in sequence order, trimmed to the last `size` entries. */
-export class LiveWindow {
+export interface LiveWindowOptions {
+  /**
+   * Keep records that slid out of the listed window until `forget(seq)` (the relay holds their blocks
+   * until its retention sweep). Default false: they are dropped as they slide out.
+   */
+  keepSlidOut?: boolean
+}
+
+/**
+ * One rendition's segments, one record each, in sequence order: the newest `size` are listed. The
+ * record handed to `add` is the one kept (the caller's object, state and all), so there is one
+ * per-segment record, never a copy to keep in sync.
+ */
+export class LiveWindow<R extends WindowRecord = WindowRecord> {
   readonly #size: number
-  readonly #slots = new Map<number, WindowSlot>()
+  readonly #keepSlidOut: boolean
+  readonly #records = new Map<number, R>()
+  /** The listed seqs, ascending: the newest `size`. Records below the first slid out (kept only with keepSlidOut). */
+  readonly #listed: number[] = []
   #discontinuitySequence = 0
   #ended = false
 
-  constructor (size: number) {
+  constructor (size: number, options: LiveWindowOptions = {}) {
     this.#size = size
+    this.#keepSlidOut = options.keepSlidOut ?? false
   }
 
   /**
-   * Adds an announcement as pending; false when its seq is already known or too old for a full window.
-   * An older one is taken while the window has room: a late joiner fills in the past it missed.
+   * Takes a record (normally pending); false when its seq is already known or too old for a full
+   * window. An older one is taken while the window has room: a late joiner fills in the past it missed.
    */
-  add (announcement: SegmentAnnouncement): boolean {
-    if (this.#slots.has(announcement.seq)) return false
-    const oldest = this.#oldestSeq()
-    if (oldest !== undefined && announcement.seq < oldest && this.#slots.size >= this.#size) return false
-    this.#slots.set(announcement.seq, { announcement, state: 'pending' })
+  add (record: R): boolean {
+    const seq = record.announcement.seq
+    if (this.#records.has(seq)) return false
+    const oldest = this.#listed[0]
+    if (oldest !== undefined && seq < oldest && this.#listed.length >= this.#size) return false
+    this.#records.set(seq, record)
+    // Nearly always the newest: found from the end.
+    let at = this.#listed.length
+    while (at > 0 && this.#listed[at - 1]! > seq) at--
+    this.#listed.splice(at, 0, seq)
     this.#trim()
     return true
   }
 
   setState (seq: number, state: EntryState): void {
-    const slot = this.#slots.get(seq)
-    if (slot === undefined) return
-    slot.state = state
-    if (state === 'stored' && slot.announcement.end) this.#ended = true
+    const record = this.#records.get(seq)
+    if (record === undefined) return
+    record.state = state
+    if (state === 'stored' && record.announcement.end) this.#ended = true
   }
 
-  get (seq: number): SegmentAnnouncement | undefined {
-    return this.#slots.get(seq)?.announcement
+  /** The record of `seq`, listed or (with keepSlidOut) slid out. */
+  get (seq: number): R | undefined {
+    return this.#records.get(seq)
   }
 
-  /** Newest announcement seen, stored or not. */
-  latest (): SegmentAnnouncement | undefined {
-    let newest: SegmentAnnouncement | undefined
-    for (const { announcement } of this.#slots.values()) {
-      if (newest === undefined || announcement.seq > newest.seq) newest = announcement
-    }
-    return newest
+  /** True when `seq` is in the listed window. */
+  isListed (seq: number): boolean {
+    const oldest = this.#listed[0]
+    return oldest !== undefined && seq >= oldest && this.#records.has(seq)
   }
 
-  announcements (): SegmentAnnouncement[] {
-    return [...this.#slots.values()].map(s => s.announcement).sort((a, b) => a.seq - b.seq)
+  /** Every record held, listed or slid out, in no particular order. */
+  records (): IterableIterator<R> {
+    return this.#records.values()
+  }
+
+  /** Drops a record that slid out of the window; a listed one stays. */
+  forget (seq: number): void {
+    if (!this.isListed(seq)) this.#records.delete(seq)
+  }
+
+  /** Newest record seen, stored or not. */
+  latest (): R | undefined {
+    const newest = this.#listed.at(-1)
+    return newest === undefined ? undefined : this.#records.get(newest)
+  }
+
+  /** The listed records, oldest first. */
+  listed (): R[] {
+    return this.#listed.map(seq => this.#records.get(seq)!)
   }
 
   /**
-   * What may be listed now: the run of consecutive settled slots that ends before the first pending
+   * What may be listed now: the run of consecutive settled records that ends before the first pending
    * one. A segment is never listed before it and everything before it are settled; a sequence number
    * never announced (a lost message) restarts the run after it, as a player that fell behind would see.
    */
@@ -89,33 +126,27 @@ export class LiveWindow {
     let entries: PlaylistEntry[] = []
     let discontinuitySequence = this.#discontinuitySequence
     let expected: number | undefined
-    for (const seq of [...this.#slots.keys()].sort((a, b) => a - b)) {
-      const slot = this.#slots.get(seq)!
-      if (slot.state === 'pending') break
+    for (const record of this.listed()) {
+      if (record.state === 'pending') break
+      const { seq, cid, duration, pdt, discontinuity, init } = record.announcement
       if (expected !== undefined && seq !== expected) {
         discontinuitySequence += entries.filter(e => e.discontinuity).length
         entries = []
       }
-      const { cid, duration, pdt, discontinuity, init } = slot.announcement
-      entries.push({ seq, cid, duration, pdt, discontinuity, gap: slot.state === 'failed', ...init === undefined ? {} : { map: init.cid } })
+      entries.push({ seq, cid, duration, pdt, discontinuity, gap: record.state === 'failed', ...init === undefined ? {} : { map: init.cid } })
       expected = seq + 1
     }
     const last = entries.at(-1)
-    const ended = this.#ended && last !== undefined && this.#slots.get(last.seq)?.announcement.end === true
+    const ended = this.#ended && last !== undefined && this.#records.get(last.seq)?.announcement.end === true
     return { entries, discontinuitySequence, ended }
   }
 
-  #oldestSeq (): number | undefined {
-    let oldest: number | undefined
-    for (const seq of this.#slots.keys()) if (oldest === undefined || seq < oldest) oldest = seq
-    return oldest
-  }
-
+  /** Slides the oldest listed records out while more than `size` are listed. */
   #trim (): void {
-    while (this.#slots.size > this.#size) {
-      const oldest = this.#oldestSeq()!
-      if (this.#slots.get(oldest)!.announcement.discontinuity) this.#discontinuitySequence++
-      this.#slots.delete(oldest)
+    while (this.#listed.length > this.#size) {
+      const oldest = this.#listed.shift()!
+      if (this.#records.get(oldest)!.announcement.discontinuity) this.#discontinuitySequence++
+      if (!this.#keepSlidOut) this.#records.delete(oldest)
     }
   }
 }

@@ -1,4 +1,6 @@
 /** Rooms: a slug plus the public keys (libp2p peer ids) allowed to announce for it. */
+import { InvalidRoomError } from './errors.ts'
+import { ROOM_SLUG } from './names.ts'
 
 export interface Room {
   /** URL-safe name, e.g. `janson` or `k1105`. */
@@ -7,16 +9,14 @@ export interface Room {
   keys: string[]
 }
 
-const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/
-
 export function isRoomSlug (value: string): boolean {
-  return SLUG.test(value)
+  return ROOM_SLUG.test(value)
 }
 
-/** Throws an error that says what a valid slug looks like. */
+/** Throws an InvalidRoomError that says what a valid slug looks like. */
 export function assertRoomSlug (value: string): string {
   if (!isRoomSlug(value)) {
-    throw new Error(`invalid room name "${value}": use 1-63 lowercase letters, digits and dashes, starting with a letter or digit`)
+    throw new InvalidRoomError(`invalid room name "${value}": use 1-63 lowercase letters, digits and dashes, starting with a letter or digit`)
   }
   return value
 }

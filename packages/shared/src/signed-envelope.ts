@@ -10,7 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { base64url } from 'multiformats/bases/base64'
 import { parseAnnouncement } from './announcement.ts'
 import { parseDirectoryRecord } from './directory-record.ts'
-import type { Announcement, ParseResult, RecordingAnnouncement, SegmentAnnouncement, ThumbnailAnnouncement } from './announcement.ts'
+import type { Announcement, RecordingAnnouncement, SegmentAnnouncement, ThumbnailAnnouncement } from './announcement.ts'
 import type { DirectoryRecord } from './directory-record.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -99,15 +99,25 @@ function isEnvelopeShape (value: unknown): value is SignedEnvelope {
     typeof e.payload === 'string' && typeof e.sig === 'string' && e.sig.length <= 200
 }
 
+/** Why an envelope was refused, for counters and metric labels (the reason is for people). */
+export type VerifyFailureCode = 'oversized' | 'malformed' | 'wrong-key' | 'bad-signature' | 'invalid-announcement'
+
+/** A verification's outcome: the value, or why not in words and as a code. */
+export type VerifyResult<T> = { ok: true, value: T } | { ok: false, reason: string, code: VerifyFailureCode }
+
+function refuse (code: VerifyFailureCode, reason: string): { ok: false, reason: string, code: VerifyFailureCode } {
+  return { ok: false, reason, code }
+}
+
 /**
  * Checks an untrusted envelope (wire bytes or parsed JSON): shape, signer among `allowedKeys`,
  * signature, then the announcement itself, of any kind. Never throws; says why it refused.
  */
-export async function verifyRoomMessage (input: Uint8Array | unknown, allowedKeys: readonly string[]): Promise<ParseResult<VerifiedRoomMessage>> {
+export async function verifyRoomMessage (input: Uint8Array | unknown, allowedKeys: readonly string[]): Promise<VerifyResult<VerifiedRoomMessage>> {
   const opened = await openEnvelope(input, DOMAIN, key => allowedKeys.includes(key) ? undefined : `signer ${key} is not a key of this room`)
   if (!opened.ok) return opened
   const announcement = parseAnnouncement(opened.value.parsed)
-  if (!announcement.ok) return announcement
+  if (!announcement.ok) return refuse('invalid-announcement', announcement.reason)
   return { ok: true, value: withEnvelope(announcement.value, opened.value.envelope) }
 }
 
@@ -123,11 +133,11 @@ function withEnvelope (announcement: Announcement, envelope: SignedEnvelope): Ve
  * As verifyRoomMessage, for places that only deal in segments (live windows, players): any other
  * kind is refused, so a recording can never enter a live window.
  */
-export async function verifyEnvelope (input: Uint8Array | unknown, allowedKeys: readonly string[]): Promise<ParseResult<VerifiedAnnouncement>> {
+export async function verifyEnvelope (input: Uint8Array | unknown, allowedKeys: readonly string[]): Promise<VerifyResult<VerifiedAnnouncement>> {
   const result = await verifyRoomMessage(input, allowedKeys)
   if (!result.ok) return result
   const { announcement, envelope } = result.value
-  if (announcement.kind !== 'segment') return { ok: false, reason: `kind: a ${announcement.kind} announcement where a segment announcement belongs` }
+  if (announcement.kind !== 'segment') return refuse('invalid-announcement', `kind: a ${announcement.kind} announcement where a segment announcement belongs`)
   return { ok: true, value: { announcement, envelope } }
 }
 
@@ -135,43 +145,43 @@ export async function verifyEnvelope (input: Uint8Array | unknown, allowedKeys: 
  * Checks an untrusted directory record: shape, signature by the key it names, then the record, whose
  * `peerId` must be that signing key (a relay speaks only for itself). Never throws; says why it refused.
  */
-export async function verifyDirectoryEnvelope (input: Uint8Array | unknown): Promise<ParseResult<VerifiedDirectoryRecord>> {
+export async function verifyDirectoryEnvelope (input: Uint8Array | unknown): Promise<VerifyResult<VerifiedDirectoryRecord>> {
   const opened = await openEnvelope(input, DIRECTORY_DOMAIN, () => undefined)
   if (!opened.ok) return opened
   const record = parseDirectoryRecord(opened.value.parsed)
-  if (!record.ok) return record
-  if (record.value.peerId !== opened.value.envelope.key) return { ok: false, reason: 'record describes another peer than its signer' }
+  if (!record.ok) return refuse('invalid-announcement', record.reason)
+  if (record.value.peerId !== opened.value.envelope.key) return refuse('wrong-key', 'record describes another peer than its signer')
   return { ok: true, value: { record: record.value, envelope: opened.value.envelope } }
 }
 
 /** Size, JSON, shape, signer check and signature, shared by every envelope kind. */
-async function openEnvelope (input: Uint8Array | unknown, domain: Uint8Array, refuseSigner: (key: string) => string | undefined): Promise<ParseResult<{ envelope: SignedEnvelope, parsed: unknown }>> {
+async function openEnvelope (input: Uint8Array | unknown, domain: Uint8Array, refuseSigner: (key: string) => string | undefined): Promise<VerifyResult<{ envelope: SignedEnvelope, parsed: unknown }>> {
   let value: unknown = input
   if (input instanceof Uint8Array) {
-    if (input.length > MAX_ENVELOPE_BYTES) return { ok: false, reason: `message too large (${input.length} bytes, max ${MAX_ENVELOPE_BYTES})` }
+    if (input.length > MAX_ENVELOPE_BYTES) return refuse('oversized', `message too large (${input.length} bytes, max ${MAX_ENVELOPE_BYTES})`)
     try {
       value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(input))
     } catch {
-      return { ok: false, reason: 'message is not UTF-8 JSON' }
+      return refuse('malformed', 'message is not UTF-8 JSON')
     }
   }
-  if (!isEnvelopeShape(value)) return { ok: false, reason: 'message is not a signed envelope' }
+  if (!isEnvelopeShape(value)) return refuse('malformed', 'message is not a signed envelope')
   const refused = refuseSigner(value.key)
-  if (refused !== undefined) return { ok: false, reason: refused }
+  if (refused !== undefined) return refuse('wrong-key', refused)
   let valid = false
   try {
     const publicKey = peerIdFromString(value.key).publicKey
-    if (publicKey === undefined) return { ok: false, reason: 'signer id carries no public key' }
+    if (publicKey === undefined) return refuse('bad-signature', 'signer id carries no public key')
     valid = await publicKey.verify(signedBytes(value.payload, domain), base64url.baseDecode(value.sig))
   } catch {
     valid = false
   }
-  if (!valid) return { ok: false, reason: 'bad signature' }
+  if (!valid) return refuse('bad-signature', 'bad signature')
   let parsed: unknown
   try {
     parsed = JSON.parse(value.payload)
   } catch {
-    return { ok: false, reason: 'payload is not JSON' }
+    return refuse('malformed', 'payload is not JSON')
   }
   return { ok: true, value: { envelope: { v: 1, key: value.key, payload: value.payload, sig: value.sig }, parsed } }
 }

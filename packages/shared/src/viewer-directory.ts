@@ -13,9 +13,28 @@ interface Listed {
   received: ViewerReceived | undefined
 }
 
+/** Up to `count` of `items`, picked uniformly at random (a partial Fisher-Yates shuffle). */
+function sample<T> (items: T[], count: number): T[] {
+  const n = Math.min(count, items.length)
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (items.length - i))
+    const picked = items[j]!
+    items[j] = items[i]!
+    items[i] = picked
+  }
+  return items.slice(0, n)
+}
+
 /** A viewer that has not asked for this long is no longer listed (viewers ask every few seconds). */
 const LISTED_MS = 30_000
 const TIMEOUT_MS = 5_000
+/**
+ * Peers one answer names: a random sample, so the list of who watches is never handed out whole, and
+ * enough for a viewer to find a few neighbours (it asks again every few seconds and keeps whom it met).
+ */
+export const VIEWER_SAMPLE = 8
+/** An asker answered sooner than this after its last answer gets no peers: a scraper gains nothing by asking fast. */
+export const VIEWER_ASK_INTERVAL_MS = 2_000
 
 export interface ViewerDirectory {
   /** Viewers listed per room right now. */
@@ -53,7 +72,9 @@ export async function serveViewerDirectory (node: P2PNode, carries: (room: strin
       const asker = connection.remotePeer.toString()
       const now = Date.now()
       const seen = listed(request.room, now)
-      const peers = [...seen].filter(([peer]) => peer !== asker).sort((a, b) => b[1].at - a[1].at).slice(0, MAX_VIEWER_PEERS).map(([peer]) => peer)
+      const last = seen.get(asker)?.at
+      const tooSoon = last !== undefined && now - last < VIEWER_ASK_INTERVAL_MS
+      const peers = tooSoon ? [] : sample([...seen.keys()].filter(peer => peer !== asker), Math.min(VIEWER_SAMPLE, MAX_VIEWER_PEERS))
       // Re-inserted so the map's order stays oldest-asked first.
       seen.delete(asker)
       seen.set(asker, { at: now, received: request.received })

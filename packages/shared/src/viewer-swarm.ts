@@ -6,7 +6,8 @@
  * - `/hivecast/viewers/1.0.0`, viewer -> relay: `{"room":"<slug>","received":{"relays":<bytes>,"peers":<bytes>}}`
  *   (`received`, optional: the verified segment bytes the viewer got so far from relays and from other
  *   viewers, so relays can report the swarm's share); the relay answers `{"peers":["12D3KooW…", …]}`:
- *   other viewers of that room that asked recently and are still connected, newest first. Asking again
+ *   a random sample (at most 8) of the other viewers of that room that asked recently and are still
+ *   connected, none when the asker asked less than 2 s before (never the whole list). Asking again
  *   (every few seconds) keeps the viewer listed.
  * - `/hivecast/have/1.0.0`, viewer -> viewer, one long-lived stream each way: `{"have":["<cid>", …]}`,
  *   first everything the sender holds, then each CID it verifies. Holders forget after a while.

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { test } from 'node:test'
-import { hasWebCryptoDigest, isSegmentCid, rawCid, tryParseCid, verifyRawBlock } from '../src/index.ts'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { DAG_PB_CODEC, hasWebCryptoDigest, isSegmentCid, rawCid, tryParseCid, verifyBlock, verifyRawBlock } from '../src/index.ts'
 
 test('the raw CID of bytes is their SHA-256, as `ipfs add --cid-version 1 --raw-leaves` gives', async () => {
   const bytes = new TextEncoder().encode('hello hivecast')
@@ -23,6 +25,18 @@ test('verifyRawBlock accepts the exact bytes and nothing else', async () => {
   assert.equal(await verifyRawBlock(cid, flipped), false)
   assert.equal(await verifyRawBlock(cid, bytes.subarray(1)), false)
   assert.equal(await verifyRawBlock('not-a-cid', bytes), false)
+})
+
+test('verifyBlock checks any sha2-256 block (a recording\'s dag-pb directory too) against its CID', async () => {
+  const bytes = new Uint8Array([0x12, 0x03, 0x0a, 0x01, 0x08, 0x01])
+  const directory = CID.createV1(DAG_PB_CODEC, Digest.create(0x12, createHash('sha256').update(bytes).digest()))
+  assert.equal(await verifyBlock(directory, bytes), true)
+  assert.equal(await verifyBlock(directory.toString(), bytes), true)
+  assert.equal(await verifyBlock(directory, bytes.slice(1)), false)
+  assert.equal(await verifyRawBlock(directory, bytes), false, 'a dag-pb CID is no raw block')
+  const otherHash = CID.createV1(DAG_PB_CODEC, Digest.create(0x13, new Uint8Array(64)))
+  assert.equal(await verifyBlock(otherHash, bytes), false, 'only sha2-256 is checked')
+  assert.equal(await verifyBlock('not a cid', bytes), false)
 })
 
 test('only CIDv1 raw or dag-pb with sha2-256 count as segment CIDs', () => {

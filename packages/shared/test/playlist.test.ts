@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { LiveWindow, parseAnnouncement, renderMasterPlaylist, renderMediaPlaylist, segmentExtension } from '../src/index.ts'
-import type { SegmentAnnouncement } from '../src/index.ts'
+import type { SegmentAnnouncement, WindowRecord } from '../src/index.ts'
 
 const rendition = { name: '360p', bandwidth: 800_000, width: 640, height: 360, codecs: 'avc1.64001e,mp4a.40.2', frameRate: 30 }
 const cid = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'
@@ -10,9 +10,14 @@ function segment (seq: number, extra: Partial<SegmentAnnouncement> = {}): Segmen
   return { kind: 'segment', room: 'demo', rendition, seq, cid, size: 10, duration: 1.001, pdt: 1_763_900_000_000 + seq * 1000, discontinuity: false, end: false, ...extra }
 }
 
+/** A new window record for the segment: pending until its block is had. */
+function pending (seq: number, extra: Partial<SegmentAnnouncement> = {}): WindowRecord {
+  return { announcement: segment(seq, extra), state: 'pending' }
+}
+
 test('a segment is listed only once it and every earlier one are settled', () => {
   const window = new LiveWindow(10)
-  for (const seq of [5, 6, 7]) window.add(segment(seq))
+  for (const seq of [5, 6, 7]) window.add(pending(seq))
   window.setState(6, 'stored')
   assert.deepEqual(window.playlist().entries, [])
   window.setState(5, 'stored')
@@ -24,20 +29,20 @@ test('a segment is listed only once it and every earlier one are settled', () =>
 
 test('the window keeps the newest entries and counts discontinuities that slid out', () => {
   const window = new LiveWindow(3)
-  window.add(segment(1, { discontinuity: true }))
-  for (const seq of [2, 3, 4]) window.add(segment(seq))
+  window.add(pending(1, { discontinuity: true }))
+  for (const seq of [2, 3, 4]) window.add(pending(seq))
   for (const seq of [1, 2, 3, 4]) window.setState(seq, 'stored')
   const playlist = window.playlist()
   assert.deepEqual(playlist.entries.map(e => e.seq), [2, 3, 4])
   assert.equal(playlist.discontinuitySequence, 1)
-  assert.equal(window.add(segment(1)), false, 'a segment older than a full window is not taken back')
-  assert.equal(window.add(segment(4)), false, 'a duplicate is not taken')
+  assert.equal(window.add(pending(1)), false, 'a segment older than a full window is not taken back')
+  assert.equal(window.add(pending(4)), false, 'a duplicate is not taken')
 })
 
 test('a sequence number never announced restarts the listed run after it', () => {
   const window = new LiveWindow(10)
   for (const seq of [1, 2, 4, 5]) {
-    window.add(segment(seq))
+    window.add(pending(seq))
     window.setState(seq, 'stored')
   }
   assert.deepEqual(window.playlist().entries.map(e => e.seq), [4, 5])
@@ -45,9 +50,9 @@ test('a sequence number never announced restarts the listed run after it', () =>
 
 test('the media playlist carries date-time on every segment, gaps and the end', () => {
   const window = new LiveWindow(10)
-  window.add(segment(3, { discontinuity: true }))
-  window.add(segment(4))
-  window.add(segment(5, { end: true }))
+  window.add(pending(3, { discontinuity: true }))
+  window.add(pending(4))
+  window.add(pending(5, { end: true }))
   window.setState(3, 'stored')
   window.setState(4, 'failed')
   window.setState(5, 'stored')
@@ -65,8 +70,8 @@ test('fMP4 segments name their init section: #EXT-X-MAP where it starts or chang
   const init = { cid: 'bafkreiausboeukddhhzdn2feuqwhtlyhxuh6nd6vvvpu7z2s4upxc7laiu', size: 1200 }
   const next = { cid: 'bafkreibi3p4ssdrspklx6zltq4menricgi2lgr27zjzhqqt5b34teasygu', size: 1300 }
   const window = new LiveWindow(10)
-  for (const seq of [1, 2]) window.add(segment(seq, { init }))
-  window.add(segment(3, { init: next, discontinuity: true }))
+  for (const seq of [1, 2]) window.add(pending(seq, { init }))
+  window.add(pending(3, { init: next, discontinuity: true }))
   for (const seq of [1, 2, 3]) window.setState(seq, 'stored')
   const playlist = window.playlist()
   assert.deepEqual(playlist.entries.map(e => [e.map, segmentExtension(e)]), [[init.cid, 'm4s'], [init.cid, 'm4s'], [next.cid, 'm4s']])
@@ -104,9 +109,27 @@ test('the master playlist lists renditions best first with their attributes', ()
 
 test('a window with room takes older announcements, so a late joiner can fill in the past', () => {
   const window = new LiveWindow(5)
-  for (const seq of [7, 8]) window.add(segment(seq))
-  assert.equal(window.add(segment(5)), true)
-  assert.equal(window.add(segment(6)), true)
+  for (const seq of [7, 8]) window.add(pending(seq))
+  assert.equal(window.add(pending(5)), true)
+  assert.equal(window.add(pending(6)), true)
   for (const seq of [5, 6, 7, 8]) window.setState(seq, 'stored')
   assert.deepEqual(window.playlist().entries.map(e => e.seq), [5, 6, 7, 8])
+})
+
+test('with keepSlidOut the caller\'s records stay, unlisted, until forgotten; a listed one cannot be forgotten', () => {
+  const window = new LiveWindow<WindowRecord & { note: string }>(2, { keepSlidOut: true })
+  const records = [1, 2, 3].map(seq => ({ ...pending(seq), note: `record ${seq}` }))
+  for (const record of records) window.add(record)
+  window.setState(2, 'stored')
+  assert.equal(records[1]!.state, 'stored', 'the window keeps the record it was given, not a copy')
+  for (const seq of [1, 3]) window.setState(seq, 'stored')
+  assert.deepEqual(window.playlist().entries.map(e => e.seq), [2, 3])
+  assert.equal(window.isListed(1), false)
+  assert.equal(window.get(1)?.note, 'record 1', 'a record that slid out is still there')
+  assert.equal(window.add({ ...pending(1), note: 'again' }), false, 'and is not taken again')
+  window.forget(3)
+  assert.equal(window.get(3)?.note, 'record 3', 'a listed record is not forgotten')
+  window.forget(1)
+  assert.equal(window.get(1), undefined)
+  assert.deepEqual([...window.records()].map(r => r.announcement.seq).sort(), [2, 3])
 })

@@ -48,7 +48,7 @@ test('a signature by another key under a listed key id is refused', async () => 
   const stranger = await keyPair()
   const forged = await signAnnouncement(await announcement(), stranger.key, origin.id)
   const result = await verifyEnvelope(encodeEnvelope(forged), [origin.id])
-  assert.deepEqual(result, { ok: false, reason: 'bad signature' })
+  assert.deepEqual(result, { ok: false, reason: 'bad signature', code: 'bad-signature' })
 })
 
 test('a payload changed after signing is refused', async () => {
@@ -57,7 +57,7 @@ test('a payload changed after signing is refused', async () => {
   const tampered = { ...envelope, payload: envelope.payload.replace('"seq":7', '"seq":8') }
   assert.notEqual(tampered.payload, envelope.payload)
   const result = await verifyEnvelope(encodeEnvelope(tampered), [origin.id])
-  assert.deepEqual(result, { ok: false, reason: 'bad signature' })
+  assert.deepEqual(result, { ok: false, reason: 'bad signature', code: 'bad-signature' })
 })
 
 test('malformed, oversized and invalid messages are refused with a reason, never thrown', async () => {
@@ -100,12 +100,12 @@ test('a relay\'s directory record verifies only when signed by the relay it desc
 
   const other = await keyPair()
   const impostor = await verifyDirectoryEnvelope(await signDirectoryRecord(record, other.key, other.id))
-  assert.deepEqual(impostor, { ok: false, reason: 'record describes another peer than its signer' })
+  assert.deepEqual(impostor, { ok: false, reason: 'record describes another peer than its signer', code: 'wrong-key' })
   assert.equal((await verifyDirectoryEnvelope({ ...envelope, payload: envelope.payload.replace('janson', 'k1105') })).ok, false, 'tampered')
   assert.match((await verifyDirectoryEnvelope(await signDirectoryRecord({ ...record, url: 'javascript:alert(1)' }, relay.key, relay.id)) as { reason: string }).reason, /^url:/)
 
   // Domain separation: the same key's signatures never cross between the two kinds.
-  assert.deepEqual(await verifyEnvelope(envelope, [relay.id]), { ok: false, reason: 'bad signature' })
+  assert.deepEqual(await verifyEnvelope(envelope, [relay.id]), { ok: false, reason: 'bad signature', code: 'bad-signature' })
   const announcementEnvelope = await signAnnouncement(await announcement(), relay.key, relay.id)
-  assert.deepEqual(await verifyDirectoryEnvelope(announcementEnvelope), { ok: false, reason: 'bad signature' })
+  assert.deepEqual(await verifyDirectoryEnvelope(announcementEnvelope), { ok: false, reason: 'bad signature', code: 'bad-signature' })
 })

@@ -13,7 +13,7 @@ import { lpStream } from '@libp2p/utils'
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { multiaddr } from '@multiformats/multiaddr'
 import { encodeSwarmMessage, parseHave, parseViewersAnswer, parseViewersRequest, rawCid, VIEWERS_PROTOCOL } from '../src/index.ts'
-import { createP2PNode, loadOrCreateIdentity, serveViewerDirectory } from '../src/node.ts'
+import { createP2PNode, loadOrCreateIdentity, serveViewerDirectory, VIEWER_ASK_INTERVAL_MS } from '../src/node.ts'
 import type { P2PNode, ViewerDirectory } from '../src/node.ts'
 
 async function ask (viewer: P2PNode, relay: string, message: Uint8Array): Promise<string[] | undefined> {
@@ -53,6 +53,8 @@ describe('viewer swarm', () => {
     const [a, b] = viewers as [P2PNode, P2PNode]
     assert.deepEqual(await ask(a, address, encodeSwarmMessage({ room: 'janson' })), [])
     assert.deepEqual(await ask(b, address, encodeSwarmMessage({ room: 'janson' })), [a.libp2p.peerId.toString()])
+    // Asked again sooner than the interval, a viewer would get no peers.
+    await new Promise(resolve => setTimeout(resolve, VIEWER_ASK_INTERVAL_MS))
     assert.deepEqual(await ask(a, address, encodeSwarmMessage({ room: 'janson' })), [b.libp2p.peerId.toString()])
     assert.deepEqual(directory.viewers(), { janson: 2 })
     assert.equal(directory.rejected(), 0)

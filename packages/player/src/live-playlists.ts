@@ -1,0 +1,157 @@
+/**
+ * The live stream's playlists, written by the player from the signed window. For every playlist hls.js
+ * asks for, the relays are asked in order of preference for `/rooms/<room>/window.json`; its envelopes
+ * are verified into the `AnnouncementBook`, and the playlist is rendered with the shared renderer from
+ * the verified entries the relay listed: the signed CID, duration, program date time and init
+ * section, a discontinuity where the origin signed one or where the signer or session changes, an end
+ * only where the origin signed one. A relay's window decides only which signed segments are listed
+ * (what it holds); a relay whose window carries envelopes not signed by the room key is demoted and
+ * the next one asked.
+ */
+import { relayRoutes, relayUrl, renderMasterPlaylist, renderMediaPlaylist } from '@hivecast/shared'
+import type { MediaPlaylist, PlaylistEntry, RenditionInfo } from '@hivecast/shared'
+import { LIVE_WINDOW_MAX_AGE_MS } from './announcement-book.ts'
+import type { AnnouncementBook, ListedSeq } from './announcement-book.ts'
+import { ABORTED } from './playlist-loader.ts'
+import type { PlaylistSource, PlaylistTrustCounters, RelayFetch, SegmentLookup } from './playlist-loader.ts'
+import type { LoadOutcome } from './relay-loader.ts'
+import type { RelayPool } from './relay-pool.ts'
+import { initName, masterName, mediaName, readName, segmentName } from './verified-names.ts'
+
+/** A window.json of a few renditions of a few dozen envelopes is ~100 KB; this bounds a hostile one. */
+const MAX_WINDOW_BYTES = 4 * 1024 * 1024
+
+export const LIVE_MASTER = masterName('live')
+
+export class LivePlaylists implements PlaylistSource {
+  readonly #pool: RelayPool
+  readonly #book: AnnouncementBook
+  readonly #counters: PlaylistTrustCounters
+
+  constructor (pool: RelayPool, book: AnnouncementBook, counters: PlaylistTrustCounters) {
+    this.#pool = pool
+    this.#book = book
+    this.#counters = counters
+  }
+
+  async playlist (url: string, relays: RelayFetch): Promise<LoadOutcome> {
+    const name = readName('live', url)
+    if (name === undefined || (name.kind !== 'master' && name.kind !== 'media')) return { kind: 'error', code: 400, text: `${url} is not a playlist this player wrote` }
+    const book = this.#book
+    const failures: string[] = []
+    let timeouts = 0
+    let notFound = 0
+    let notYet = 0
+    let fallback: string | undefined
+    for (const relay of this.#pool.order()) {
+      const windowUrl = relayUrl(relay, relayRoutes.window(book.room))
+      const result = await relays.text(windowUrl, MAX_WINDOW_BYTES)
+      if (relays.cancelled) return ABORTED
+      if (!result.ok) {
+        this.#pool.failed(relay)
+        if (result.timedOut) timeouts++
+        if (result.status === 404) notFound++
+        if (result.status === 503) notYet++
+        failures.push(`${windowUrl} ${result.text}`)
+        continue
+      }
+      const intake = await book.addWindow(parseJson(result.data))
+      if (relays.cancelled) return ABORTED
+      if (intake.stale) {
+        this.#pool.failed(relay)
+        failures.push(`${windowUrl} is not live: its newest signed segment is over ${LIVE_WINDOW_MAX_AGE_MS / 1000} s old`)
+        continue
+      }
+      const text = name.kind === 'master' ? this.#master(intake.listed) : this.#media(name.rendition, intake.listed.get(name.rendition) ?? [])
+      if (intake.refused > 0) {
+        // Envelopes the room key did not sign: broken or hostile. Its signed entries still count, but
+        // another relay is asked first, and this one is played only when none does better.
+        this.#counters.entriesRejected += intake.refused
+        this.#pool.rejected(relay)
+        failures.push(`${windowUrl} listed ${intake.refused} entries not signed by ${book.keys.length > 0 ? `the room key ${book.keys.join(' or ')}` : 'the key they name'}`)
+        fallback ??= text
+        continue
+      }
+      if (text === undefined) {
+        notYet++
+        failures.push(`${windowUrl} lists no signed segment${name.kind === 'media' ? ` of ${name.rendition}` : ''}`)
+        continue
+      }
+      this.#pool.servedPlaylist(relay)
+      return { kind: 'success', url, data: text, bytes: text.length, firstByte: result.firstByte }
+    }
+    if (fallback !== undefined) return { kind: 'success', url, data: fallback, bytes: fallback.length, firstByte: performance.now() }
+    const tried = failures.join('; ')
+    if (failures.length > 0 && timeouts === failures.length) return { kind: 'timeout', text: tried }
+    // A 404 from every relay means the room is not followed there, a 503 or an empty window that it has
+    // no segment yet: both mean no signal. Anything else is worth a retry.
+    const code = failures.length === 0 ? 502 : notFound === failures.length ? 404 : notFound + notYet === failures.length ? 503 : 502
+    return { kind: 'error', code, text: `no relay served the signed window behind ${url}: ${tried || 'no relays configured'}` }
+  }
+
+  segment (url: string): SegmentLookup {
+    const name = readName('live', url)
+    if (name?.kind === 'segment') {
+      const entry = this.#book.entry(name.rendition, name.seq)
+      return entry === undefined ? { refused: `segment ${name.seq} of ${name.rendition} is in no announcement signed by the room key` } : { cid: entry.cid }
+    }
+    if (name?.kind === 'init') {
+      return this.#book.knows(name.cid, name.rendition) ? { cid: name.cid } : { refused: `init section ${name.cid} is in no announcement signed by the room key for ${name.rendition}` }
+    }
+    return { refused: `${url} is not a segment this player listed` }
+  }
+
+  /** One variant per rendition the window listed, from the signed descriptions; undefined for none. */
+  #master (listed: ReadonlyMap<string, ListedSeq[]>): string | undefined {
+    const renditions: Array<{ info: RenditionInfo, uri: string }> = []
+    for (const [rendition, seqs] of listed) {
+      const info = this.#book.rendition(rendition)
+      if (info !== undefined && seqs.length > 0) renditions.push({ info, uri: mediaName('live', rendition) })
+    }
+    return renditions.length === 0 ? undefined : renderMasterPlaylist(renditions)
+  }
+
+  /** The listed entries of `rendition` as a playlist; undefined when there are none. */
+  #media (rendition: string, listed: ListedSeq[]): string | undefined {
+    const playlist = this.#mediaPlaylist(rendition, listed)
+    if (playlist.entries.length === 0) return undefined
+    return renderMediaPlaylist(playlist, entry => segmentName('live', rendition, entry), { mapUri: cid => initName('live', rendition, cid) })
+  }
+
+  /**
+   * The newest run of consecutive sequence numbers the window listed (a playlist's sequence numbers
+   * are implied by position, so it cannot skip one), each with the announcement the book holds for it.
+   */
+  #mediaPlaylist (rendition: string, listed: ListedSeq[]): MediaPlaylist {
+    const stored = new Map(listed.map(({ seq, stored }) => [seq, stored]))
+    const newest = Math.max(...stored.keys())
+    const entries: PlaylistEntry[] = []
+    for (let seq = newest; stored.has(seq); seq--) {
+      const entry = this.#book.entry(rendition, seq)
+      if (entry === undefined) break
+      entries.unshift({
+        seq,
+        cid: entry.cid,
+        duration: entry.duration,
+        pdt: entry.pdt,
+        discontinuity: this.#book.breaksAt(rendition, seq),
+        gap: stored.get(seq) !== true,
+        ...entry.init === undefined ? {} : { map: entry.init }
+      })
+    }
+    const first = entries[0]
+    return {
+      entries,
+      discontinuitySequence: first === undefined ? 0 : this.#book.breaksBefore(rendition, first.seq),
+      ended: entries.at(-1) !== undefined && this.#book.entry(rendition, entries.at(-1)!.seq)?.end === true
+    }
+  }
+}
+
+function parseJson (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
