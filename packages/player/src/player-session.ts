@@ -299,8 +299,7 @@ export class PlayerSession {
       pLoader: createPlaylistLoader(this.#source),
       fLoader: createSegmentLoader(this.#pool, this.#ledger, this.#source, {
         source: () => this.#swarm,
-        bufferAhead: () => this.#bufferAhead(),
-        newestSeq: () => this.#newestSeq
+        bufferAhead: () => this.#bufferAhead()
       }),
       // The ESM build has no inline worker; 1 s TS segments transmux cheaply on the main thread.
       enableWorker: false,

@@ -5,10 +5,10 @@
  * for `<relay>/ipfs/<cid>?format=raw`, hashes what comes back, and hands hls.js only bytes whose
  * SHA-256 is the CID's digest. A relay that errs, stalls or sends other bytes is skipped for the next.
  *
- * With other viewers connected (`peers`), a segment a viewer holds is asked of it first, with a short
- * timeout, unless the segment is at the live edge and the buffer is thin; a fresh segment nobody holds
- * yet is waited for a small random time when the buffer allows, so one viewer fetches it from a relay
- * and the others take it from that viewer. Peer bytes are verified like relay bytes; a relay is always
+ * With other viewers connected (`peers`), a segment a viewer holds is asked of it first; a fresh
+ * segment nobody holds yet is waited for a small random time, so one viewer fetches it from a relay and
+ * the others take it from that viewer. Both spend only what the buffer can spare above a reserve for
+ * the relay, so sharing never stalls playback. Peer bytes are verified like relay bytes; a relay is always
  * the fallback.
  */
 import { MAX_RAW_BLOCK, RAW_CODEC, SHA2_256, tryParseCid, verifyRawBlock } from '@hivecast/shared'
@@ -26,20 +26,18 @@ export interface PeerAssist {
   source: () => PeerSource | undefined
   /** Seconds of media buffered ahead of the playhead. */
   bufferAhead: () => number
-  /** The newest media sequence number of the live playlist (-1 before one loaded). */
-  newestSeq: () => number
 }
 
 /** The `bytesBySource` key for bytes that came from other viewers. */
 export const PEERS_SOURCE = 'peers'
-/** Below this much buffer, a segment at the live edge goes to a relay at once. */
-const COMFORTABLE_BUFFER_S = 1.5
 /** What must be left in the buffer when a peer attempt gives up and a relay is asked instead. */
 const RELAY_RESERVE_S = 0.8
 /** The longest random wait for another viewer to fetch a fresh segment first. */
 const MAX_PEER_WAIT_MS = 1200
-/** Bounds for one attempt at a viewer. */
-const PEER_TIMEOUT_MS = { min: 400, max: 2000 }
+/** The least time worth giving another viewer (a LAN transfer of a segment takes tens of ms). */
+const MIN_PEER_ATTEMPT_MS = 150
+/** The longest one attempt at a viewer may take. */
+const PEER_TIMEOUT_MS = 2000
 
 /**
  * An `fLoader` class bound to one player's relays, ledger and playlist source (hls.js constructs
@@ -105,18 +103,18 @@ export function createSegmentLoader (pool: RelayPool, ledger: SegmentLedger, sou
     async #fromPeers (swarm: PeerSource, assist: PeerAssist, cid: string, parsed: NonNullable<ReturnType<typeof tryParseCid>>, context: FragmentLoaderContext): Promise<LoadOutcome | undefined> {
       const started = performance.now()
       const buffer = assist.bufferAhead()
-      const sn = context.frag.sn
-      const atLiveEdge = typeof sn === 'number' && sn >= assist.newestSeq() - 1
-      const spare = buffer - COMFORTABLE_BUFFER_S
-      if (atLiveEdge && spare <= 0) return undefined
+      /** What the buffer can spend on other viewers and still leave a relay its reserve, ms. */
+      const spare = (buffer - RELAY_RESERVE_S) * 1000
+      if (spare < MIN_PEER_ATTEMPT_MS) return undefined
       if (!swarm.has(cid)) {
-        if (spare <= 0) return undefined
         // A random wait: whoever's ends first fetches from a relay, the others get it from that viewer.
-        const waited = await swarm.waitFor(cid, Math.random() * Math.min(MAX_PEER_WAIT_MS, spare * 1000))
+        // Viewers at the live edge all ask for a new segment within a moment of each other, so the wait
+        // is what lets them share it at all.
+        const waited = await swarm.waitFor(cid, Math.random() * Math.min(MAX_PEER_WAIT_MS, spare))
         if (!waited || this.cancelled) return undefined
       }
-      const left = buffer - (performance.now() - started) / 1000 - RELAY_RESERVE_S
-      const timeout = Math.min(PEER_TIMEOUT_MS.max, Math.max(PEER_TIMEOUT_MS.min, left * 1000))
+      const timeout = Math.min(PEER_TIMEOUT_MS, spare - (performance.now() - started))
+      if (timeout < MIN_PEER_ATTEMPT_MS) return undefined
       const got = await swarm.fetch(cid, timeout)
       if (got === undefined || this.cancelled) return undefined
       const verified = await verifyRawBlock(parsed, got.bytes)

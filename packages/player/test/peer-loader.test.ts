@@ -66,7 +66,7 @@ describe('segment loader with other viewers', () => {
   it('takes a segment a viewer holds from that viewer, and keeps it to share', async () => {
     const viewers = fakeViewers(block)
     const ledger = new SegmentLedger()
-    const outcome = await loadSegment(relay, cid, { source: () => viewers, bufferAhead: () => 6, newestSeq: () => 12 }, ledger)
+    const outcome = await loadSegment(relay, cid, { source: () => viewers, bufferAhead: () => 6 }, ledger)
     assert.equal(outcome.kind, 'success')
     assert.deepEqual(new Uint8Array(outcome.data!), block)
     assert.deepEqual(ledger.snapshot().bytesBySource, { [PEERS_SOURCE]: block.byteLength })
@@ -79,7 +79,7 @@ describe('segment loader with other viewers', () => {
     forged[100] = forged[100]! ^ 0xff
     const viewers = fakeViewers(forged)
     const ledger = new SegmentLedger()
-    const outcome = await loadSegment(relay, cid, { source: () => viewers, bufferAhead: () => 6, newestSeq: () => 12 }, ledger)
+    const outcome = await loadSegment(relay, cid, { source: () => viewers, bufferAhead: () => 6 }, ledger)
     assert.equal(outcome.kind, 'success')
     assert.deepEqual(new Uint8Array(outcome.data!), block, 'the decoder got the relay\'s verified bytes')
     const stats = ledger.snapshot()
@@ -89,11 +89,11 @@ describe('segment loader with other viewers', () => {
     assert.deepEqual(viewers.rejected, ['viewer-a'])
   })
 
-  it('goes straight to the relay for a live-edge segment when the buffer is thin', async () => {
+  it('goes straight to the relay when the buffer is too thin to wait for another viewer', async () => {
     const viewers = fakeViewers(block)
     const ledger = new SegmentLedger()
     const before = relay.requests.length
-    const outcome = await loadSegment(relay, cid, { source: () => viewers, bufferAhead: () => 0.5, newestSeq: () => 10 }, ledger)
+    const outcome = await loadSegment(relay, cid, { source: () => viewers, bufferAhead: () => 0.5 }, ledger)
     assert.equal(outcome.kind, 'success')
     assert.equal(viewers.asked, 0, 'no viewer was asked')
     assert.equal(relay.requests.length, before + 1)

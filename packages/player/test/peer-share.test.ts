@@ -143,6 +143,9 @@ describe('viewers sharing segments over WebRTC', () => {
       uploaded += s.peers.uploadedBytes
       assert.deepEqual(viewers[i]!.problems, [])
     }
+    for (const [i, s] of stats.entries()) {
+      log.write(`viewer ${i + 1}: ${s.bytesBySource.peers ?? 0} bytes from peers, ${s.bytesBySource[relayUrl] ?? 0} from the relay; ${s.peers.peers} peers, latency ${s.latencyMs ?? '-'} ms, buffer ${s.bufferSeconds.toFixed(1)} s, ${s.rendition ?? '-'}\n`)
+    }
     const share = fromPeers / (fromPeers + fromRelay)
     log.write(`peer share ${(share * 100).toFixed(1)} %: ${fromPeers} bytes from peers, ${fromRelay} from the relay, ${uploaded} uploaded; relay served ${hits} blocks, players counted ${relaySegments}\n`)
     assert.ok(share >= 0.25, `only ${(share * 100).toFixed(1)} % of the segment bytes came from other viewers (${fromPeers} of ${fromPeers + fromRelay})`)
