@@ -29,8 +29,10 @@ export interface ListingLagResult {
 const POLL_MS = 100
 const PINNED = /recording \S+: pinned (\d+) (?:new )?blocks.* in (\d+) ms/
 
-async function text (url: string): Promise<string> {
+/** A playlist's text; empty while the relay lists nothing yet (404 or 503 before its first segment). */
+async function playlistText (url: string): Promise<string> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) })
+  if (res.status === 404 || res.status === 503) return ''
   if (!res.ok) throw new Error(`${url} answered ${res.status}`)
   return await res.text()
 }
@@ -53,7 +55,7 @@ export async function measureListingLag (options: { relays: number, seconds: num
       const started = Date.now()
       const [origin, ...playlists] = await Promise.all([
         fetch(`${devnet.origin.url}/status`, { signal: AbortSignal.timeout(5000) }).then(async res => await res.json() as OriginStatus),
-        ...devnet.relays.map(async relay => await text(`${relay.url}${relayRoutes.mediaPlaylist(devnet.room, rendition)}`))
+        ...devnet.relays.map(async relay => await playlistText(`${relay.url}${relayRoutes.mediaPlaylist(devnet.room, rendition)}`))
       ])
       const seen = Date.now()
       for (const s of origin.recent) if (s.rendition === rendition) published.set(s.cid, s.publishedAt)
