@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util'
 import { measureBundleSizes, measureLazyChunk } from './bundle-size.ts'
 import { measureGlassToGlass } from './glass-to-glass.ts'
 import { measureHttpThroughput } from './http-throughput.ts'
+import { measureListingLag } from './listing-lag.ts'
 import { measureLadderSpeed } from './ladder-speed.ts'
 import { measureOriginOffload } from './origin-offload.ts'
 import { measurePeerShare } from './peer-share.ts'
@@ -29,6 +30,8 @@ const quick = values.quick
 
 console.log('publish latency: origin + 2 relays, ladder 720p,360p…')
 const publish = await measurePublishLatency({ segments: quick ? 5 : 30, relays: 2, renditions: '720p,360p' })
+console.log('listing lag: 2 archiving relays, an interim recording every 5 s, a client polling their playlists…')
+const listing = await measureListingLag({ relays: 2, seconds: quick ? 15 : 90, recordingInterval: 5 })
 console.log('relay HTTP throughput vs nginx (wrk)…')
 const http = await measureHttpThroughput({ segments: 10, connections: 50, seconds: quick ? 2 : 8, rounds: quick ? 1 : 3 })
 console.log('glass-to-glass latency in Chromium…')
@@ -56,6 +59,10 @@ const table = [
   '|---|---|---|---|---|',
   `| publish latency, ms: ffmpeg finished -> stored on every relay (${publish.relays} relays, ${publish.renditions}) | ${ms(publish.endToEnd)} |`,
   `| of which origin, ms: ffmpeg finished -> announced | ${ms(publish.originPublish)} |`,
+  `| listing lag, ms: origin announced -> listed in a relay's playlist (${listing.relays} relays pinning an interim recording every ${listing.recordingInterval} s, ${listing.seconds} s) | ${ms(listing.lagMs)} |`,
+  ...(listing.pinBlocks === undefined || listing.pinMs === undefined
+    ? ['| interim recording pin | none finished in the run | – | – | 0 |']
+    : [`| interim recording pin: blocks fetched per pin (only what is new) | ${num(listing.pinBlocks)} |`, `| interim recording pin, ms | ${ms(listing.pinMs)} |`]),
   `| relay HTTP, requests/s (${http.segments} segments of ~${kb(http.meanSegmentBytes)}, ${http.connections} connections) | ${num(http.relay.requestsPerSecond)} |`,
   `| nginx HTTP, requests/s (same files, same wrk) | ${num(http.nginx.requestsPerSecond)} |`,
   `| relay / nginx throughput ratio | ${http.ratio.toFixed(2)} | – | – | ${http.rounds} |`,
@@ -75,7 +82,7 @@ const table = [
 ].join('\n')
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`
-const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, peerShare, bundles, p2pChunk }
+const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, listingLag: listing, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, peerShare, bundles, p2pChunk }
 await mkdir(new URL('../results/', import.meta.url), { recursive: true })
 await writeFile(new URL('../results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
 await writeFile(new URL('../results/latest.md', import.meta.url), `# Hivecast benchmarks\n\n${results.date}, ${machine}${quick ? ', quick run (numbers not meaningful)' : ''}\n\n${table}\n`)

@@ -8,10 +8,12 @@ import { unixfs } from '@helia/unixfs'
 import type { UnixFS } from '@helia/unixfs'
 import { LRUCache } from 'lru-cache'
 import { CID } from 'multiformats/cid'
-import type { PlaylistEntry, RecordingAnnouncement, SignedEnvelope, VerifiedRecording } from '@hivecast/shared'
-import { parseRecordingPlaylist } from '@hivecast/shared'
+import type { PlaylistEntry, RecordingAnnouncement, SignedEnvelope, VerifiedRecording, VerifiedWithdrawal } from '@hivecast/shared'
+import { WithdrawnContentError, cutToRange, isHivecastError, masterRenditions, parseRecordingPlaylist } from '@hivecast/shared'
+import { deleteBlock, getBlock } from '@hivecast/shared/node'
 import { dagLinks } from './car-export.ts'
 import type { P2PNode } from '@hivecast/shared/node'
+import type { RecordingWithdrawals } from './recording-withdrawals.ts'
 import type { BlockFetcher } from './block-fetcher.ts'
 import type { Logger } from '@hivecast/shared'
 
@@ -33,6 +35,10 @@ export interface RecordingArchiveOptions {
   /** Wait before the first retry of a failed pin (ms); it doubles with each failure, up to 10 minutes. Default 30 s. */
   retryDelayMs?: number
   fetchBlock: BlockFetcher
+  /** Recordings and segments whose consent was withdrawn: never listed, pinned or kept. */
+  withdrawals: RecordingWithdrawals
+  /** True for a block a followed room's live window holds: a withdrawal leaves live streaming alone. */
+  heldLive: (cid: CID) => boolean
   log: Logger
 }
 
@@ -42,6 +48,8 @@ export interface ArchiveStatus {
   pinnedBlocks: number
   pinnedBytes: number
   failed: number
+  /** Segment blocks withdrawn (consent) and never kept again. */
+  withdrawnSegments: number
 }
 
 /** Recordings listed per room; the oldest sessions drop out of the list (pinned blocks stay). */
@@ -63,7 +71,15 @@ export class RecordingArchive {
   readonly #pinnedBlocks = new Map<string, number>()
   /** Directory CIDs whose whole DAG is pinned. */
   readonly #pinnedRoots = new Set<string>()
+  /**
+   * Blocks whose whole sub-DAG is pinned here. A session's next recording links the same segments and
+   * playlists, so its pin fetches only what is new instead of re-walking the session (which grew with
+   * the session's length: thousands of blocks and seconds per interim recording, beside the live path).
+   */
+  readonly #completeSubtrees = new Set<string>()
   readonly #fetching = new Set<string>()
+  /** Payloads of withdrawals being applied. */
+  readonly #withdrawing = new Set<string>()
   /** `<root>/<rendition>` -> its entries with CIDs: a pinned directory never changes, so parse it once. */
   readonly #playlists = new LRUCache<string, PlaylistEntry[]>({ max: PARSED_PLAYLISTS })
   readonly #stopping = new AbortController()
@@ -97,6 +113,10 @@ export class RecordingArchive {
     const sessions = this.#rooms.get(announcement.room) ?? new Map<string, RecordingEntry>()
     this.#rooms.set(announcement.room, sessions)
     const known = sessions.get(announcement.session)
+    if (this.#options.withdrawals.recordingWithdrawn(announcement.cid)) {
+      this.#options.log.warn(`room ${announcement.room}: recording ${announcement.cid} was withdrawn; not listed or pinned`)
+      return false
+    }
     if (known !== undefined) {
       if (known.announcement.cid === announcement.cid) return false
       // A final recording is the session's last word; an interim one never replaces a longer one.
@@ -131,7 +151,8 @@ export class RecordingArchive {
       pinned: this.#pinnedRoots.size,
       pinnedBlocks: this.#pinnedBlocks.size,
       pinnedBytes,
-      failed: this.#failed
+      failed: this.#failed,
+      withdrawnSegments: this.#options.withdrawals.segments
     }
   }
 
@@ -186,6 +207,99 @@ export class RecordingArchive {
     return entries
   }
 
+  /**
+   * Takes a verified withdrawal and applies it in the background (false for a repeat, which is not
+   * forwarded): the recordings it names are no longer listed, pinned or served; the segments of the
+   * withdrawn range they held are deleted (unless a live window still streams them) and never kept
+   * again; blocks no other pinned recording needs are deleted too (a recording without the range
+   * re-fetches what it shares).
+   */
+  takeWithdrawal (withdrawal: VerifiedWithdrawal): boolean {
+    const { payload } = withdrawal.envelope
+    if (this.#stopping.signal.aborted || this.#withdrawing.has(payload) || this.#options.withdrawals.applied(payload)) return false
+    this.#withdrawing.add(payload)
+    this.#withdraw(withdrawal)
+      .catch((err: Error) => { this.#options.log.error(`room ${withdrawal.announcement.room}: applying a withdrawal failed: ${err.message}`) })
+      .finally(() => { this.#withdrawing.delete(payload) })
+    return true
+  }
+
+  async #withdraw ({ announcement, envelope }: VerifiedWithdrawal): Promise<void> {
+    const named = new Set(announcement.recordings)
+    const segments = new Set<string>()
+    const dropped = new Set<string>()
+    for (const root of named) {
+      if (!this.#pinnedRoots.has(root)) continue
+      for (const rendition of await this.#renditions(CID.parse(root))) {
+        for (const entry of cutToRange(await this.renditionEntries(CID.parse(root), rendition) ?? [], announcement)) segments.add(entry.cid)
+      }
+    }
+    // Any other recording pinned here that links a withdrawn segment goes too.
+    for (const root of this.#pinnedRoots) {
+      const blocks = await this.#localDag(CID.parse(root))
+      if (named.has(root) || [...segments].some(cid => blocks.has(cid))) {
+        named.add(root)
+        for (const cid of blocks.keys()) dropped.add(cid)
+      }
+    }
+    await this.#options.withdrawals.add(envelope.payload, named, segments)
+    this.#unlist(named)
+    for (const root of named) {
+      this.#pinnedRoots.delete(root)
+      this.#failures.delete(root)
+    }
+    for (const key of this.#playlists.keys()) if (named.has(key.slice(0, key.indexOf('/')))) this.#playlists.delete(key)
+    await this.#recountPins()
+    let deleted = 0
+    for (const cid of dropped) {
+      const parsed = CID.parse(cid)
+      if (this.#pinnedBlocks.has(cid) || this.#options.heldLive(parsed)) continue
+      await deleteBlock(this.#node, parsed)
+      deleted++
+    }
+    this.#options.log.info(`room ${announcement.room}: recording consent withdrawn for ${new Date(announcement.from).toISOString()} to ${new Date(announcement.to).toISOString()} of session ${announcement.session}: ${named.size} recordings unlisted, ${segments.size} segments withdrawn, ${deleted} blocks deleted`)
+  }
+
+  /** Drops listed recordings by root CID. */
+  #unlist (roots: ReadonlySet<string>): void {
+    for (const sessions of this.#rooms.values()) {
+      for (const [session, entry] of sessions) if (roots.has(entry.announcement.cid)) sessions.delete(session)
+    }
+  }
+
+  /** The rendition names a pinned recording's master playlist lists. */
+  async #renditions (root: CID): Promise<string[]> {
+    const master = await this.readFile(root, ['index.m3u8'])
+    return master === undefined ? [] : masterRenditions(new TextDecoder().decode(master))
+  }
+
+  /** Every block of the DAG under `root`, read from the local store only. */
+  async #localDag (root: CID): Promise<Map<string, number>> {
+    const blocks = new Map<string, number>()
+    const stack = [root]
+    const signal = AbortSignal.timeout(this.#options.fetchTimeoutMs)
+    while (stack.length > 0) {
+      const cid = stack.pop()!
+      if (blocks.has(cid.toString())) continue
+      const bytes = await getBlock(this.#node, cid, { signal, offline: true })
+      blocks.set(cid.toString(), bytes.length)
+      stack.push(...dagLinks(cid, bytes))
+    }
+    return blocks
+  }
+
+  /** Rebuilds the pinned block sets from the pinned roots (after a withdrawal unpinned some). */
+  async #recountPins (): Promise<void> {
+    this.#pinnedBlocks.clear()
+    this.#completeSubtrees.clear()
+    for (const root of this.#pinnedRoots) {
+      for (const [cid, size] of await this.#localDag(CID.parse(root))) {
+        this.#pinnedBlocks.set(cid, size)
+        this.#completeSubtrees.add(cid)
+      }
+    }
+  }
+
   /** Pins `entry` again after `delay`, unless a newer recording of its session replaced it meanwhile. */
   #retry (entry: RecordingEntry, delay: number): void {
     const timer = setTimeout(() => {
@@ -209,6 +323,9 @@ export class RecordingArchive {
     this.#fetching.add(rootText)
     const signal = AbortSignal.any([AbortSignal.timeout(this.#options.fetchTimeoutMs), this.#stopping.signal])
     const blocks = new Map<string, number>()
+    /** Fetched blocks without links: complete even when the walk fails further on. */
+    const leaves: string[] = []
+    let reused = 0
     const started = Date.now()
     try {
       let level = [CID.parse(rootText)]
@@ -216,24 +333,46 @@ export class RecordingArchive {
         const next: CID[] = []
         for (let i = 0; i < level.length; i += PARALLEL_FETCHES) {
           await Promise.all(level.slice(i, i + PARALLEL_FETCHES).map(async cid => {
-            if (blocks.has(cid.toString())) return
+            const text = cid.toString()
+            if (blocks.has(text)) return
+            if (this.#options.withdrawals.segmentWithdrawn(text)) throw new WithdrawnContentError(`it links ${text}, a segment whose recording consent was withdrawn`)
+            if (this.#completeSubtrees.has(text)) {
+              reused++
+              return
+            }
             const bytes = await this.#options.fetchBlock(cid, signal)
-            blocks.set(cid.toString(), bytes.length)
-            next.push(...dagLinks(cid, bytes))
+            blocks.set(text, bytes.length)
+            const links = dagLinks(cid, bytes)
+            if (links.length === 0) leaves.push(text)
+            next.push(...links)
           }))
         }
         level = next
       }
-      for (const [cid, size] of blocks) this.#pinnedBlocks.set(cid, size)
+      // A withdrawal may have arrived while the walk ran.
+      if (this.#options.withdrawals.recordingWithdrawn(rootText)) throw new WithdrawnContentError('its consent was withdrawn while it was fetched')
+      for (const cid of blocks.keys()) if (this.#options.withdrawals.segmentWithdrawn(cid)) throw new WithdrawnContentError(`it links ${cid}, a segment whose recording consent was withdrawn`)
+      for (const [cid, size] of blocks) {
+        this.#pinnedBlocks.set(cid, size)
+        this.#completeSubtrees.add(cid)
+      }
       this.#pinnedRoots.add(rootText)
       this.#failures.delete(rootText)
       entry.archive = 'pinned'
-      this.#options.log.info(`recording ${rootText}: pinned ${blocks.size} blocks in ${Date.now() - started} ms`)
+      this.#options.log.info(`recording ${rootText}: pinned ${blocks.size} new blocks (${reused} already pinned with all below them) in ${Date.now() - started} ms`)
     } catch (err) {
       if (this.#stopping.signal.aborted) return
       this.#failed++
+      if (isHivecastError(err, 'WITHDRAWN_CONTENT')) {
+        // Never retried, and nothing of it kept: the blocks fetched stay unpinned and go with eviction.
+        this.#options.log.warn(`recording ${rootText}: not pinned: ${err.message}`)
+        this.#unlist(new Set([rootText]))
+        return
+      }
       // Blocks fetched so far stay pinned too: a later announcement of the session fetches only the rest.
       for (const [cid, size] of blocks) this.#pinnedBlocks.set(cid, size)
+      // A node is complete only when the whole walk below it succeeded; a leaf once it is held.
+      for (const cid of leaves) this.#completeSubtrees.add(cid)
       entry.archive = 'failed'
       const failures = (this.#failures.get(rootText) ?? 0) + 1
       this.#failures.set(rootText, failures)

@@ -2,6 +2,7 @@
  * A running relay: the libp2p node, its links to the origins, one follower per room and the HTTP
  * gateway, started together and stopped together.
  */
+import { join } from 'node:path'
 import { InvalidOptionError, logger, MissingResourceError } from '@hivecast/shared'
 import { createP2PNode, getBlock, loadOrCreateIdentity, serveViewerDirectory, serveWindow, WINDOW_PROTOCOL } from '@hivecast/shared/node'
 import { LRUCache } from 'lru-cache'
@@ -13,6 +14,7 @@ import { createMetrics } from './metrics.ts'
 import { PeerLink, addressPeerId } from './peer-link.ts'
 import { RoomFollower } from './room-follower.ts'
 import { RecordingArchive } from './recording-archive.ts'
+import { RecordingWithdrawals } from './recording-withdrawals.ts'
 import { dagBlocks, pathBlocks } from './car-export.ts'
 import { P2PTraffic } from './p2p-traffic.ts'
 import type { BlockFetcher } from './block-fetcher.ts'
@@ -58,6 +60,8 @@ const STALE_MS = 10_000
 const PROOF_TTL_MS = 30_000
 /** Memory for the blocks served most recently. */
 const HOT_CACHE_BYTES = 64 * 1024 * 1024
+/** Withdrawn recordings and segments, in the data directory. */
+const WITHDRAWALS_FILE = 'withdrawn-recordings.json'
 
 export async function startRelay (options: RelayOptions): Promise<Relay> {
   validateRelayOptions(options)
@@ -81,6 +85,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     return bytes
   }
 
+  const withdrawals = await RecordingWithdrawals.open(join(options.dataDir, WITHDRAWALS_FILE))
   const archive = new RecordingArchive(node, {
     archive: options.archive ?? false,
     fetchTimeoutMs: options.recordingFetchTimeoutMs ?? 5 * 60_000,
@@ -88,6 +93,8 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     // Not the live turn-taking: most blocks of a recording are live segments already held here, and
     // the rest (directories, playlists) are asked of every connected peer at once.
     fetchBlock: countReceived(async (cid, signal) => await getBlock(node, cid, { signal })),
+    withdrawals,
+    heldLive: cid => [...followers.values()].some(f => f.holds(cid)),
     log: log.child('recording-archive')
   })
   const followers = new Map<string, RoomFollower>()
@@ -101,6 +108,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
       fetchBlock: (cid, signal) => fetchBlock(cid, signal),
       onStored: () => { quota.enforce() },
       onRecording: recording => archive.take(recording),
+      onWithdrawal: withdrawal => archive.takeWithdrawal(withdrawal),
       isPinned: cid => archive.holds(cid),
       onServed: peer => {
         const now = Date.now()

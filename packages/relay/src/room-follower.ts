@@ -21,7 +21,7 @@
 import { LiveWindow, roomTopic, verifyRoomMessage } from '@hivecast/shared'
 import { requestWindow } from '@hivecast/shared/node'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { Logger, RenditionInfo, Room, SegmentAnnouncement, SignedEnvelope, VerifiedAnnouncement, VerifiedRecording, VerifiedRoomMessage, VerifiedThumbnail } from '@hivecast/shared'
+import type { Logger, RenditionInfo, Room, SegmentAnnouncement, SignedEnvelope, VerifiedAnnouncement, VerifiedRecording, VerifiedRoomMessage, VerifiedThumbnail, VerifiedWithdrawal } from '@hivecast/shared'
 import type { P2PNode } from '@hivecast/shared/node'
 import type { TopicValidatorFn } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
@@ -51,6 +51,8 @@ export interface RoomFollowerOptions {
   onStored?: () => void
   /** Takes a verified recording announcement (never part of the live window); false when not new. */
   onRecording?: (recording: VerifiedRecording) => boolean
+  /** Takes a verified recording withdrawal (consent withdrawn); false when not new. */
+  onWithdrawal?: (withdrawal: VerifiedWithdrawal) => boolean
   /** True for a block of a pinned recording: a live segment sharing it never deletes it. */
   isPinned?: (cid: CID) => boolean
   /**
@@ -224,6 +226,10 @@ export class RoomFollower {
     }
     if (verified.announcement.kind === 'thumbnail') {
       return this.#thumbnail.take(verified as VerifiedThumbnail) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
+    }
+    if (verified.announcement.kind === 'withdrawal') {
+      const taken = this.#options.onWithdrawal?.(verified as VerifiedWithdrawal) ?? false
+      return taken ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
     }
     const segment = verified as VerifiedAnnouncement
     const fresh = this.#standby.hear(segment)

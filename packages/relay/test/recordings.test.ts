@@ -10,10 +10,11 @@ import { unixfs } from '@helia/unixfs'
 import { CarReader } from '@ipld/car'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { deleteBlock } from '@hivecast/shared/node'
+import { deleteBlock, getBlock } from '@hivecast/shared/node'
 import { encodeEnvelope, renderMasterPlaylist, renderMediaPlaylist, signAnnouncement } from '@hivecast/shared'
 import type { RecordingAnnouncement } from '@hivecast/shared'
 import { loadOrCreateIdentity } from '@hivecast/shared/node'
+import { dagLinks } from '../src/car-export.ts'
 import { startRelay } from '../src/index.ts'
 import type { Relay } from '../src/index.ts'
 import { OriginFixture, PDT_BASE, RENDITION, removeDir, tempDir, waitFor } from './origin-fixture.ts'
@@ -46,10 +47,11 @@ after(async () => {
  * A recording directory of `count` 2 s segments in the fixture's blockstore, laid out the way the
  * origin's session recorder does it: index.m3u8, 720p.m3u8 (with date-times) and 720p/<seq>.ts.
  */
-async function storeRecording (count = 2): Promise<{ cid: string, segments: Uint8Array[], cids: string[] }> {
+async function storeRecording (count = 2, earlier: Array<{ cid: string, bytes: Uint8Array }> = []): Promise<{ cid: string, segments: Uint8Array[], cids: string[], stored: Array<{ cid: string, bytes: Uint8Array }> }> {
   const fs = unixfs(origin!.node)
-  const segments = []
-  for (let i = 0; i < count; i++) segments.push(await origin!.storeBlock(3000))
+  // The session so far (`earlier`), then new segments: a later interim recording of the same session.
+  const segments = earlier.slice(0, count)
+  while (segments.length < count) segments.push(await origin!.storeBlock(3000))
   let sub = await fs.addDirectory()
   for (const [seq, s] of segments.entries()) sub = await fs.cp(CID.parse(s.cid), sub, `${seq}.ts`)
   let root = await fs.cp(sub, await fs.addDirectory(), '720p')
@@ -58,7 +60,20 @@ async function storeRecording (count = 2): Promise<{ cid: string, segments: Uint
   root = await fs.cp(await fs.addBytes(new TextEncoder().encode(playlist), { rawLeaves: true }), root, '720p.m3u8')
   const master = renderMasterPlaylist([{ info: RENDITION, uri: '720p.m3u8' }])
   root = await fs.cp(await fs.addBytes(new TextEncoder().encode(master), { rawLeaves: true }), root, 'index.m3u8')
-  return { cid: root.toString(), segments: segments.map(s => s.bytes), cids: segments.map(s => s.cid) }
+  return { cid: root.toString(), segments: segments.map(s => s.bytes), cids: segments.map(s => s.cid), stored: segments }
+}
+
+/** Every block of the DAG under `root` in the origin's store, by CID string. */
+async function dagBlocks (root: string): Promise<Set<string>> {
+  const seen = new Set<string>()
+  const stack = [CID.parse(root)]
+  while (stack.length > 0) {
+    const cid = stack.pop()!
+    if (seen.has(cid.toString())) continue
+    seen.add(cid.toString())
+    stack.push(...dagLinks(cid, await getBlock(origin!.node, cid, { signal: AbortSignal.timeout(5_000), offline: true })))
+  }
+  return seen
 }
 
 function recording (cid: string, fields: Partial<RecordingAnnouncement> = {}): RecordingAnnouncement {
@@ -240,4 +255,63 @@ test('a recording pin that fails is retried with back-off until it succeeds', as
   await origin!.node.blockstore.put(lost, Buffer.concat(chunks))
   await waitPinned('session-retry', 20_000)
   assert.equal((await fetch(new URL(`hls/recordings/${cid}/master.m3u8`, archiving!.url))).status, 200)
+})
+
+test('a session\'s next recording pins only its new blocks, not the whole session again', async () => {
+  const first = await storeRecording(6)
+  await origin!.publishBytes(encodeEnvelope(await signAnnouncement(recording(first.cid, { session: 'session-growing', final: false, segments: 6 }), origin!.identity.privateKey, origin!.identity.id)))
+  await waitPinned('session-growing', 20_000)
+  // Ten seconds later: the same six segments and two new ones, in new directories and playlists.
+  const second = await storeRecording(8, first.stored)
+  await origin!.publishBytes(encodeEnvelope(await signAnnouncement(recording(second.cid, { session: 'session-growing', final: false, segments: 8 }), origin!.identity.privateKey, origin!.identity.id)))
+  const pinnedLine = await waitFor('the second recording pinned', () => logs.find(line => line.startsWith(`recording ${second.cid}: pinned `)))
+  const before = await dagBlocks(first.cid)
+  const added = [...await dagBlocks(second.cid)].filter(cid => !before.has(cid))
+  const fetched = Number(/pinned (\d+) new blocks/.exec(pinnedLine)?.[1])
+  assert.equal(fetched, added.length, `only the ${added.length} blocks the first recording lacks are fetched: ${pinnedLine}`)
+  assert.ok(added.length < before.size, 'the test recording shares most of its blocks with the first one')
+  for (const [seq, bytes] of second.segments.entries()) {
+    const res = await fetch(new URL(`ipfs/${second.cid}/720p/${seq}.ts`, archiving!.url))
+    assert.equal(res.status, 200, `segment ${seq} of the second recording is served`)
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes)
+  }
+})
+
+test('a withdrawal of recording consent unlists and unpins the recordings it names, deletes the range\'s segments, and keeps them out after a restart', async () => {
+  const first = await storeRecording(6)
+  const announced = recording(first.cid, { session: 'session-consent', final: false, segments: 6, ended: PDT_BASE + 12_000, duration: 12 })
+  await origin!.publishBytes(encodeEnvelope(await signAnnouncement(announced, origin!.identity.privateKey, origin!.identity.id)))
+  await waitPinned('session-consent', 20_000)
+  assert.equal((await fetch(new URL(`ipfs/${first.cid}/720p/2.ts`, archiving!.url))).status, 200)
+
+  // The talk from 4 s to 8 s (segments 2 and 3) opts out after the recording was pinned.
+  const withdrawal = { kind: 'withdrawal' as const, room: ROOM, session: 'session-consent', from: PDT_BASE + 4000, to: PDT_BASE + 8000, recordings: [first.cid], at: Date.now() }
+  await origin!.publishBytes(encodeEnvelope(await signAnnouncement(withdrawal, origin!.identity.privateKey, origin!.identity.id)))
+  await waitFor('the withdrawn recording unlisted', async () => {
+    const listed = await (await fetch(new URL(`rooms/${ROOM}/recordings.json`, archiving!.url))).json() as { recordings: Array<{ envelope: { payload: string } }> }
+    return !listed.recordings.some(r => r.envelope.payload.includes(first.cid))
+  })
+  await waitFor('the withdrawal applied', () => archiving!.status().recordings.withdrawnSegments === 2)
+  for (const seq of [2, 3]) {
+    assert.equal((await fetch(new URL(`ipfs/${first.cid}/720p/${seq}.ts`, archiving!.url))).status, 404, `segment ${seq} is not served by path`)
+    assert.equal((await fetch(new URL(`ipfs/${first.cids[seq]!}?format=raw`, archiving!.url))).status, 404, `segment ${seq} is not served by CID`)
+  }
+
+  // Another recording linking a withdrawn segment is never pinned; one without the range is.
+  const linking = await storeRecording(4, first.stored)
+  await origin!.publishBytes(encodeEnvelope(await signAnnouncement(recording(linking.cid, { session: 'session-linking', final: false, segments: 4 }), origin!.identity.privateKey, origin!.identity.id)))
+  await waitFor('the linking recording refused', () => logs.some(line => line.includes(`recording ${linking.cid}: not pinned: it links`)))
+  const clean = await storeRecording(2, first.stored)
+  await origin!.publishBytes(encodeEnvelope(await signAnnouncement(recording(clean.cid, { session: 'session-clean', final: false, segments: 2 }), origin!.identity.privateKey, origin!.identity.id)))
+  await waitPinned('session-clean', 20_000)
+
+  // A restarted relay still refuses the withdrawn recording when it is announced again.
+  const dataDir = join(dir!, 'archiving')
+  await archiving!.stop()
+  archiving = await startRelay({ origins: [origin!.address], rooms: [ROOM], http: { host: '127.0.0.1', port: 0 }, log: (line: string) => { logs.push(line) }, dataDir, archive: true, recordingFetchTimeoutMs: 3_000, recordingRetryMs: 300 })
+  await origin!.waitForSubscriber(archiving.peerId)
+  const replayed = recording(first.cid, { session: 'session-consent', final: true, segments: 6, ended: PDT_BASE + 12_000, duration: 12 })
+  await origin!.publishBytes(encodeEnvelope(await signAnnouncement(replayed, origin!.identity.privateKey, origin!.identity.id)))
+  await waitFor('the replay refused', () => logs.some(line => line.includes(`recording ${first.cid} was withdrawn; not listed or pinned`)))
+  assert.equal((await fetch(new URL(`ipfs/${first.cids[2]!}?format=raw`, archiving.url))).status, 404)
 })

@@ -99,14 +99,36 @@ const thumbnailSchema = v.strictObject({
   height: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4096))
 })
 
+/** Recording CIDs one withdrawal may name: its envelope stays well under MAX_ENVELOPE_BYTES. */
+export const MAX_WITHDRAWN_RECORDINGS = 32
+
+/**
+ * A recording consent withdrawn after the fact: the program time range [from, to) of a session must not
+ * be kept. `recordings` names the session's recordings already announced that hold part of it: relays
+ * stop listing, serving and pinning them, delete the range's segments they pinned, and never pin a
+ * recording linking one of those segments again. The origin then announces a recording without the range.
+ */
+const withdrawalSchema = v.pipe(v.strictObject({
+  kind: v.literal('withdrawal'),
+  room: v.pipe(v.string(), v.regex(ROOM_SLUG, 'invalid room slug')),
+  session: v.pipe(v.string(), v.regex(SESSION_ID, 'session must be 1-64 of A-Z a-z 0-9 _ -')),
+  /** Milliseconds since the Unix epoch, program date time: the range withdrawn is [from, to). */
+  from: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+  to: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+  recordings: v.pipe(v.array(v.pipe(v.string(), v.check(isDirectoryCid, 'recordings: each must be a CIDv1 dag-pb (UnixFS directory), sha2-256'))), v.maxLength(MAX_WITHDRAWN_RECORDINGS)),
+  /** When the origin withdrew it, milliseconds since the Unix epoch. */
+  at: v.pipe(v.number(), v.safeInteger(), v.minValue(0))
+}), v.check(w => w.to > w.from, 'to must be after from'))
+
 export type RenditionInfo = v.InferOutput<typeof renditionSchema>
 export type SegmentAnnouncement = v.InferOutput<typeof segmentSchema>
 export type RecordingAnnouncement = v.InferOutput<typeof recordingSchema>
 export type ThumbnailAnnouncement = v.InferOutput<typeof thumbnailSchema>
+export type WithdrawalAnnouncement = v.InferOutput<typeof withdrawalSchema>
 /** Every message kind on a room topic; a discriminated union on `kind` so later kinds slot in. */
-export type Announcement = SegmentAnnouncement | RecordingAnnouncement | ThumbnailAnnouncement
+export type Announcement = SegmentAnnouncement | RecordingAnnouncement | ThumbnailAnnouncement | WithdrawalAnnouncement
 
-export const announcementSchema = v.variant('kind', [segmentSchema, recordingSchema, thumbnailSchema])
+export const announcementSchema = v.variant('kind', [segmentSchema, recordingSchema, thumbnailSchema, withdrawalSchema])
 
 export type ParseResult<T> = { ok: true, value: T } | { ok: false, reason: string }
 

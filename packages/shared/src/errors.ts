@@ -26,6 +26,8 @@ export type HivecastErrorCode =
   | 'MISSING_RESOURCE'
   /** A service that did not become ready in time, or exited first. */
   | 'NOT_READY'
+  /** Content whose recording consent was withdrawn (a signed `withdrawal`): never pinned or served again. */
+  | 'WITHDRAWN_CONTENT'
 
 export interface HivecastErrorOptions {
   /** The error this one explains, kept for logs and debuggers. */
@@ -135,6 +137,15 @@ export class NotReadyError extends HivecastError {
 }
 
 /** True for a HivecastError, and when `code` is given, one with that code. */
+export class WithdrawnContentError extends HivecastError {
+  static override name = 'WithdrawnContentError'
+  override name = 'WithdrawnContentError'
+
+  constructor (message: string, options?: HivecastErrorOptions) {
+    super('WITHDRAWN_CONTENT', message, options)
+  }
+}
+
 export function isHivecastError (err: unknown, code?: HivecastErrorCode): err is HivecastError {
   return err instanceof HivecastError && (code === undefined || err.code === code)
 }

@@ -10,7 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { base64url } from 'multiformats/bases/base64'
 import { parseAnnouncement } from './announcement.ts'
 import { parseDirectoryRecord } from './directory-record.ts'
-import type { Announcement, RecordingAnnouncement, SegmentAnnouncement, ThumbnailAnnouncement } from './announcement.ts'
+import type { Announcement, RecordingAnnouncement, SegmentAnnouncement, ThumbnailAnnouncement, WithdrawalAnnouncement } from './announcement.ts'
 import type { DirectoryRecord } from './directory-record.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -47,8 +47,14 @@ export interface VerifiedThumbnail {
   envelope: SignedEnvelope
 }
 
+/** A recording withdrawal whose signature checked out. */
+export interface VerifiedWithdrawal {
+  announcement: WithdrawalAnnouncement
+  envelope: SignedEnvelope
+}
+
 /** Any room-topic message whose signature checked out; route on `announcement.kind`. */
-export type VerifiedRoomMessage = VerifiedAnnouncement | VerifiedRecording | VerifiedThumbnail
+export type VerifiedRoomMessage = VerifiedAnnouncement | VerifiedRecording | VerifiedThumbnail | VerifiedWithdrawal
 
 /** A relay's directory record whose signature (by the relay it describes) checked out. */
 export interface VerifiedDirectoryRecord {
@@ -126,6 +132,7 @@ function withEnvelope (announcement: Announcement, envelope: SignedEnvelope): Ve
     case 'segment': return { announcement, envelope }
     case 'recording': return { announcement, envelope }
     case 'thumbnail': return { announcement, envelope }
+    case 'withdrawal': return { announcement, envelope }
   }
 }
 
