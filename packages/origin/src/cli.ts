@@ -87,6 +87,7 @@ interface Settings {
   roomKeys: string[]
   slate: string | undefined
   schedule: string | undefined
+  adminTokenFile: string | undefined
   readyFile: string | undefined
   logLevel: LogLevel | undefined
 }
@@ -209,6 +210,7 @@ async function parseCommandLine (): Promise<Settings> {
     roomKeys,
     slate: text(values, 'slate') ?? config?.slate,
     schedule,
+    adminTokenFile: text(values, 'admin-token-file'),
     readyFile: text(values, 'ready-file'),
     logLevel
   }
@@ -239,6 +241,7 @@ try {
     roomKeys: args.roomKeys,
     slate: args.slate,
     schedule: args.schedule,
+    adminTokenFile: args.adminTokenFile,
     logLevel: log.level
   })
   if (args.readyFile !== undefined) {

@@ -44,6 +44,11 @@ export interface OriginOptions {
    * that may not be recorded are left out of every recording. Default: none, everything is recorded.
    */
   schedule?: string
+  /**
+   * A file holding the bearer token of the admin endpoint (`POST /admin/opt-out`), through which the
+   * organisers opt a talk or a time range out of later recordings. Default: no admin endpoint.
+   */
+  adminTokenFile?: string
   /** What to encode. Default: the test pattern. */
   input?: StreamInput
   /** Lowest level logged. Default: `LOG_LEVEL`, else info. */
@@ -182,6 +187,15 @@ speakers opted out (<recording><optout>true, "do_not_record": true) or
 that are flagged streamed or not-streamed are left out of every recording;
 live streaming is not changed. Times without an offset are read in the
 schedule's time_zone_name`
+  },
+  {
+    name: 'admin-token-file',
+    value: '<file>',
+    help: `a file (mode 0600) holding a bearer token, 16+ characters: turns on
+POST /admin/opt-out on --http, with "Authorization: Bearer <token>" and
+{ "talk": "<schedule event id>" } or { "from": "<ISO time>", "to": "<ISO time>" },
+for a last-minute opt-out: recordings made after it leave that range out
+(ones already announced are not withdrawn); GET /admin/opt-outs lists them`
   },
   {
     name: 'ready-file',

@@ -30,6 +30,7 @@ import { SessionRecorder } from './session-recorder.ts'
 import type { RecordingStatus, WithheldTalk } from './session-recorder.ts'
 import { RecordingConsent, assertScheduleSource } from './recording-consent.ts'
 import type { ScheduleStatus } from './recording-consent.ts'
+import { consentAdmin, loadAdminToken } from './consent-admin.ts'
 import { startStatusServer } from './status-server.ts'
 import type { Health, StatusServer } from './status-server.ts'
 import { OriginMetrics } from './origin-metrics.ts'
@@ -151,9 +152,15 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
   const font = await findFont()
   if (font === undefined) log.warn('no DejaVu font found (install fonts-dejavu-core): the test pattern runs without the burned-in clock')
   // Read before anything is recorded: without it the origin would record talks it must not.
-  const consent = options.schedule === undefined
+  const adminToken = options.adminTokenFile === undefined ? undefined : await loadAdminToken(resolve(options.adminTokenFile), log.warn)
+  const consent = options.schedule === undefined && adminToken === undefined
     ? undefined
-    : await RecordingConsent.open({ source: assertScheduleSource(options.schedule), room: { slug: room, title }, log: log.child('schedule') })
+    : await RecordingConsent.open({
+      ...(options.schedule === undefined ? {} : { source: assertScheduleSource(options.schedule) }),
+      room: { slug: room, title },
+      log: log.child('schedule'),
+      store: join(dataDir, 'opt-outs.json')
+    })
   const state = await SequenceState.load(join(dataDir, 'state.json'), room)
   const identity = await loadOrCreateIdentity(dataDir)
   const topic = roomTopic(room)
@@ -334,7 +341,8 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       if (age > HEALTHY_WITHIN_MS) return { ok: false, reason: `no segment published for ${(age / 1000).toFixed(1)} s: waiting for signal from ${describeInput(input)}` }
       return { ok: true }
     }
-    server = await startStatusServer({ ...httpAddress, status, health, metrics: () => metrics.text() })
+    const routes = consent === undefined || adminToken === undefined ? undefined : consentAdmin({ token: adminToken, consent, log: log.child('admin') })
+    server = await startStatusServer({ ...httpAddress, status, health, metrics: () => metrics.text(), ...(routes === undefined ? {} : { routes }) })
     supervisor.start()
 
     let stopped: Promise<void> | undefined

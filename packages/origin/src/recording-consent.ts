@@ -8,8 +8,8 @@
  * The schedule is read once at start (a failure stops the origin: it would otherwise record talks it
  * must not) and again every minute; a failed re-read keeps the last good schedule and logs a warning.
  */
-import { readFile } from 'node:fs/promises'
-import { InvalidConfigError, MissingResourceError, MAX_SCHEDULE_CHARS, errorMessage, isRecorded, parseSchedule, talksOfRoom } from '@hivecast/shared'
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { InvalidConfigError, MissingResourceError, MAX_SCHEDULE_CHARS, STREAMING, errorMessage, isRecorded, parseSchedule, talksOfRoom } from '@hivecast/shared'
 import type { Logger, Schedule, Talk } from '@hivecast/shared'
 
 /** Re-read this often: organisers change schedules during the day. */
@@ -17,13 +17,18 @@ export const SCHEDULE_REREAD_MS = 60_000
 const FETCH_TIMEOUT_MS = 10_000
 
 export interface RecordingConsentOptions {
-  /** A file path or an http(s) URL. */
-  source: string
+  /** A file path or an http(s) URL; none when only the organisers' opt-outs decide. */
+  source?: string
   room: { slug: string, title: string }
   log: Logger
   /** Default SCHEDULE_REREAD_MS. */
   rereadMs?: number
+  /** Where the organisers' last-minute opt-outs are kept, so a restart keeps them. */
+  store?: string
 }
+
+/** An organisers' opt-out: a talk of the schedule by its id, or a time range. */
+export type OptOutRequest = { talk: string } | { from: number, to: number, title: string }
 
 /** The schedule's part in /status. */
 export interface ScheduleStatus {
@@ -39,6 +44,8 @@ export interface ScheduleStatus {
   timeZone: string | null
   /** The last re-read's failure, while the last good schedule is still used. */
   error: string | null
+  /** Talks and ranges the organisers opted out through the admin endpoint. */
+  optOuts: number
 }
 
 /** Checks a `--schedule` value: an http(s) URL or a file path. */
@@ -83,24 +90,34 @@ export class RecordingConsent {
   #readAt = 0
   #error: string | null = null
   #timer: NodeJS.Timeout | undefined
+  /** The organisers' opt-outs, kept whatever the schedule says later. */
+  #optOuts: Talk[] = []
 
   private constructor (options: RecordingConsentOptions, schedule: Schedule) {
     this.#options = options
-    this.#source = shown(options.source)
+    this.#source = options.source === undefined ? '' : shown(options.source)
     this.#schedule = schedule
-    this.#use(schedule)
+    if (options.source !== undefined) this.#use(schedule)
   }
 
-  /** Reads the schedule (throwing when it cannot be used) and re-reads it until stop(). */
+  /**
+   * Reads the schedule (throwing when it cannot be used) and re-reads it until stop(); loads the
+   * organisers' opt-outs (throwing when their file is damaged: they must not be lost quietly).
+   */
   static async open (options: RecordingConsentOptions): Promise<RecordingConsent> {
-    const consent = new RecordingConsent(options, await readSchedule(options.source))
-    consent.#timer = setInterval(() => { void consent.reread() }, options.rereadMs ?? SCHEDULE_REREAD_MS)
-    consent.#timer.unref()
+    const { source } = options
+    const consent = new RecordingConsent(options, source === undefined ? { talks: [], ignored: [], timeZone: undefined, warnings: [] } : await readSchedule(source))
+    if (options.store !== undefined) consent.#optOuts = await readOptOuts(options.store)
+    if (source !== undefined) {
+      consent.#timer = setInterval(() => { void consent.reread() }, options.rereadMs ?? SCHEDULE_REREAD_MS)
+      consent.#timer.unref()
+    }
     return consent
   }
 
   /** Reads the schedule again; on failure keeps the last good one and logs why. */
   async reread (): Promise<void> {
+    if (this.#options.source === undefined) return
     try {
       this.#use(await readSchedule(this.#options.source))
       this.#error = null
@@ -132,7 +149,32 @@ export class RecordingConsent {
 
   /** The first talk that may not be recorded and plays at some instant in [from, to), if any. */
   withholding (from: number, to: number): Talk | undefined {
-    return this.#notRecorded.find(talk => talk.start < to && talk.end > from)
+    const overlaps = (talk: Talk): boolean => talk.start < to && talk.end > from
+    return this.#optOuts.find(overlaps) ?? this.#notRecorded.find(overlaps)
+  }
+
+  /**
+   * Opts out a talk of the room's schedule or a time range, for every recording made from now on;
+   * kept in the store. Returns the opted-out talk, or why there is none.
+   */
+  async optOut (request: OptOutRequest): Promise<Talk | string> {
+    const { room, store } = this.#options
+    let talk: Talk
+    if ('talk' in request) {
+      const found = talksOfRoom(this.#schedule, room).find(t => t.id === request.talk)
+      if (found === undefined) return `the schedule has no talk "${request.talk}" in room ${room.slug}`
+      talk = { ...found, optOut: true }
+    } else {
+      talk = { id: `opt-out-${this.#optOuts.length + 1}`, room: room.slug, title: request.title, start: request.from, end: request.to, persons: [], streaming: 'recorded', optOut: true }
+    }
+    const next = [...this.#optOuts, talk]
+    if (store !== undefined) await writeOptOuts(store, next)
+    this.#optOuts = next
+    return talk
+  }
+
+  optOuts (): Talk[] {
+    return this.#optOuts.map(talk => ({ ...talk }))
   }
 
   status (): ScheduleStatus {
@@ -143,7 +185,8 @@ export class RecordingConsent {
       notRecorded: this.#notRecorded.length,
       ignored: this.#schedule.ignored.length,
       timeZone: this.#schedule.timeZone ?? null,
-      error: this.#error
+      error: this.#error,
+      optOuts: this.#optOuts.length
     }
   }
 
@@ -205,4 +248,36 @@ async function fetchSchedule (url: string): Promise<string> {
     throw new MissingResourceError(`reading the schedule ${shown(url)} failed: ${errorMessage(err)}`, { cause: err })
   }
   return Buffer.concat(chunks).toString('utf8')
+}
+
+/** The organisers' opt-outs as stored: none when the file does not exist yet. */
+async function readOptOuts (file: string): Promise<Talk[]> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw new MissingResourceError(`cannot read the opt-outs ${file}: ${errorMessage(err)}`, { cause: err })
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new InvalidConfigError(`${file} is damaged (not JSON): it holds the organisers' opt-outs; repair it rather than delete it`, { cause: err })
+  }
+  if (!Array.isArray(value) || !value.every(isStoredTalk)) throw new InvalidConfigError(`${file} is damaged (not a list of opt-outs): it holds the organisers' opt-outs; repair it rather than delete it`)
+  return value
+}
+
+function isStoredTalk (value: unknown): value is Talk {
+  if (typeof value !== 'object' || value === null) return false
+  const t = value as Record<string, unknown>
+  return typeof t.id === 'string' && typeof t.room === 'string' && typeof t.title === 'string' && Number.isSafeInteger(t.start) && Number.isSafeInteger(t.end) &&
+    Array.isArray(t.persons) && t.persons.every(p => typeof p === 'string') && typeof t.streaming === 'string' && (STREAMING as readonly string[]).includes(t.streaming) && t.optOut === true
+}
+
+/** Written whole and renamed into place, so a crash leaves the old list or the new one. */
+async function writeOptOuts (file: string, talks: Talk[]): Promise<void> {
+  await writeFile(`${file}.tmp`, JSON.stringify(talks, null, 1) + '\n')
+  await rename(`${file}.tmp`, file)
 }

@@ -83,6 +83,7 @@ test('every flag of the option table is accepted', async () => {
     'thumbnail-interval': '0',
     'recording-interval': '60',
     schedule: 'schedule.xml',
+    'admin-token-file': 'admin-token',
     'ready-file': join(dir, 'ready.json'),
     'log-level': 'debug'
   }

@@ -5,7 +5,8 @@
  * journalled segment outside the talk and none that plays during it, and its playlist marks the cut
  * with a discontinuity. One schedule is frab XML read from a file, with times on the conference's days
  * in a zone far from UTC and no `<date>`, so a reader that ignores `time_zone_name` cuts the wrong
- * segments; the other is pretalx's schedule.json served over HTTP on 127.0.0.1.
+ * segments; the other is pretalx's schedule.json served over HTTP on 127.0.0.1. A third origin has no
+ * schedule: an organiser opts a time range out through the authenticated admin endpoint while it runs.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -18,6 +19,7 @@ import { CID } from 'multiformats/cid'
 import { eventually, listenOnLoopback } from '@hivecast/devnet'
 import { createP2PNode, loadOrCreateIdentity } from '@hivecast/shared/node'
 import { startOrigin } from '../src/index.ts'
+import type { Origin, OriginOptions } from '../src/index.ts'
 
 const ROOM = 'consent-test'
 const TITLE = 'Hall K'
@@ -38,10 +40,10 @@ function span (seconds: number): string {
 }
 
 /**
- * Runs an origin with `schedule` until its segments reach `until` (ms), stops it, and returns what the
- * final recording links and what was journalled.
+ * Runs an origin with `options` until its segments reach `until` (ms), doing `live` meanwhile, stops it,
+ * and returns what the final recording links and what was journalled.
  */
-async function recordSession (dir: string, schedule: string, until: number, logs: string[]): Promise<{
+async function recordSession (dir: string, options: Pick<OriginOptions, 'schedule' | 'adminTokenFile'>, until: number, logs: string[], live?: (origin: Origin) => Promise<void>): Promise<{
   journal: JournalLine[]
   linked: Set<number>
   playlist: string
@@ -57,11 +59,12 @@ async function recordSession (dir: string, schedule: string, until: number, logs
     renditions: ['240p'],
     thumbnailInterval: 0,
     recordingInterval: 4,
-    schedule,
+    ...options,
     log: line => logs.push(line)
   })
   let stopped = false
   try {
+    await live?.(origin)
     await eventually(`segments past ${new Date(until).toISOString()}`, () => origin.status().recent.some(s => s.pdt > until) ? true : undefined, 45_000, 250)
     await origin.stop()
     stopped = true
@@ -154,7 +157,7 @@ test('frab XML from a file: an opted-out talk, timed in the conference\'s zone w
 `
   const file = join(dir, 'schedule.xml')
   await writeFile(file, xml)
-  const { journal, linked, playlist, withheld } = await recordSession(dir, file, optedOut.end + 6_000, logs)
+  const { journal, linked, playlist, withheld } = await recordSession(dir, { schedule: file }, optedOut.end + 6_000, logs)
 
   const { during, outside } = splitAt(journal, optedOut.start, optedOut.end)
   assert.ok(during.length >= 4, `the talk covers ${during.length} journalled segments`)
@@ -225,7 +228,7 @@ test('pretalx schedule.json over HTTP: an opted-out talk is in no recording, the
     await rm(dir, { recursive: true, force: true })
     if (!passed) t.diagnostic(`log:\n${logs.join('\n')}`)
   })
-  const { journal, linked, playlist, withheld } = await recordSession(dir, `${server.url}/consent/schedule/export/schedule.json`, optedOut.end + 8_000, logs)
+  const { journal, linked, playlist, withheld } = await recordSession(dir, { schedule: `${server.url}/consent/schedule/export/schedule.json` }, optedOut.end + 8_000, logs)
   assert.ok(requests >= 1, 'the origin fetched the schedule')
 
   const { during, outside } = splitAt(journal, optedOut.start, optedOut.end)
@@ -237,5 +240,42 @@ test('pretalx schedule.json over HTTP: an opted-out talk is in no recording, the
   assert.deepEqual(seqs, outside)
   assert.equal(afterCut[0], outside[0], 'the recording starts after the cut with a discontinuity')
   assert.deepEqual(withheld.map(w => [w.id, w.title, w.segments]), [['1', 'No recording, please', during.length]])
+  passed = true
+})
+
+test('a last-minute opt-out through the admin endpoint keeps its range out of the recordings made after it', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'hivecast-consent-admin-'))
+  const logs: string[] = []
+  let passed = false
+  t.after(async () => {
+    await rm(dir, { recursive: true, force: true })
+    if (!passed) t.diagnostic(`log:\n${logs.join('\n')}`)
+  })
+  const token = 'a-long-random-admin-token-0123456789'
+  const tokenFile = join(dir, 'admin-token')
+  await writeFile(tokenFile, `${token}\n`, { mode: 0o600 })
+  const now = Math.floor(Date.now() / 1000) * 1000
+  const range = { start: now + 9_000, end: now + 16_000 }
+  const { journal, linked, withheld } = await recordSession(dir, { adminTokenFile: tokenFile }, range.end + 6_000, logs, async origin => {
+    const optOut = (body: unknown, auth = `Bearer ${token}`): Promise<Response> =>
+      fetch(new URL('admin/opt-out', origin.url), { method: 'POST', headers: { Authorization: auth, 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+    assert.equal((await optOut({ talk: '1' }, 'Bearer wrong-token-wrong-token')).status, 401, 'a wrong token is refused')
+    assert.equal((await optOut({ talk: '1' }, '')).status, 401, 'no token is refused')
+    const bad = await optOut({ from: 'soon', to: 'later' })
+    assert.equal(bad.status, 400)
+    assert.match((await bad.json() as { error: string }).error, /ISO times with an offset/)
+    assert.equal((await optOut({ talk: 'nope' })).status, 404, 'no schedule talk by that id')
+    const ok = await optOut({ from: new Date(range.start).toISOString(), to: new Date(range.end).toISOString(), title: 'Changed their mind' })
+    assert.equal(ok.status, 200, await ok.clone().text())
+    assert.equal(ok.headers.get('access-control-allow-origin'), null, 'the admin route is not CORS-open')
+    const listed = await (await fetch(new URL('admin/opt-outs', origin.url), { headers: { Authorization: `Bearer ${token}` } })).json() as { optOuts: Array<{ title: string }> }
+    assert.deepEqual(listed.optOuts.map(o => o.title), ['Changed their mind'])
+  })
+  const { during, outside } = splitAt(journal, range.start, range.end)
+  assert.ok(during.length >= 4)
+  for (const seq of during) assert.ok(!linked.has(seq), `segment ${seq} of the opted-out range is not in the recording`)
+  assert.deepEqual([...linked].sort((a, b) => a - b), outside)
+  assert.deepEqual(withheld.map(w => [w.title, w.segments]), [['Changed their mind', during.length]])
+  assert.ok(logs.every(line => !line.includes(token)), 'the token is never logged')
   passed = true
 })

@@ -7,13 +7,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { listenOnLoopback } from '@hivecast/devnet'
 import { logger } from '@hivecast/shared'
 import { RecordingConsent, assertScheduleSource } from '../src/recording-consent.ts'
 import { parseRoomConfig } from '../src/room-config.ts'
+import { loadAdminToken } from '../src/consent-admin.ts'
 
 const ROOM = { slug: 'janson', title: 'Janson (main hall)' }
 
@@ -40,7 +41,7 @@ test('the room\'s talks that may not be recorded are withheld; other rooms and r
   assert.equal(consent.withholding(at('09:29:59.500'), at('09:30:00.500'))?.title, 'Opted out', 'a segment straddling the start is withheld')
   assert.equal(consent.withholding(at('10:15:00'), at('10:15:01'))?.title, 'Live only')
   assert.equal(consent.withholding(at('10:45:00'), at('10:45:01')), undefined, 'another room\'s talk is not this room\'s')
-  assert.deepEqual({ ...consent.status(), readAt: 0 }, { source: file, readAt: 0, talks: 3, notRecorded: 2, ignored: 0, timeZone: 'Europe/Brussels', error: null })
+  assert.deepEqual({ ...consent.status(), readAt: 0 }, { source: file, readAt: 0, talks: 3, notRecorded: 2, ignored: 0, timeZone: 'Europe/Brussels', error: null, optOuts: 0 })
   assert.ok(lines.some(line => /3 talks in janson .* 2 of them not to be recorded/.test(line)))
 })
 
@@ -115,4 +116,31 @@ test('the rooms file takes schedule as a URL or a path relative to the file', ()
   const rooms = parseRoomConfig('rooms:\n  - slug: a\n    schedule: schedule.xml\n  - slug: b\n    schedule: https://pretalx.example.org/c/schedule/export/schedule.json\n', '/etc/hivecast/rooms.yaml')
   assert.deepEqual(rooms.map(r => r.schedule), ['/etc/hivecast/schedule.xml', 'https://pretalx.example.org/c/schedule/export/schedule.json'])
   assert.throws(() => parseRoomConfig('rooms: [{ slug: a, schedule: "ftp://x/s.xml" }]', 'rooms.yaml'), /rooms\[0\]\.schedule: .*only http\(s\) URLs/)
+})
+
+test('organisers\' opt-outs survive a restart; a damaged store or a short admin token stops the start', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'hivecast-opt-outs-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const log = logger('test', { write: () => {} })
+  const store = join(dir, 'opt-outs.json')
+  const first = await RecordingConsent.open({ room: ROOM, log, store })
+  const at = Date.parse('2026-02-01T10:00:00Z')
+  assert.equal(first.withholding(at, at + 1000), undefined)
+  const talk = await first.optOut({ from: at, to: at + 600_000, title: 'Changed their mind' })
+  assert.ok(typeof talk !== 'string')
+  assert.match(String(await first.optOut({ talk: '7' })), /no talk "7" in room janson/)
+  const again = await RecordingConsent.open({ room: ROOM, log, store })
+  assert.equal(again.withholding(at + 1000, at + 2000)?.title, 'Changed their mind', 'the opt-out is kept across a restart')
+  assert.equal(again.status().optOuts, 1)
+  await writeFile(store, '[{"id": 1}]')
+  await assert.rejects(RecordingConsent.open({ room: ROOM, log, store }), /opt-outs\.json is damaged .* repair it rather than delete it/)
+
+  const tokenFile = join(dir, 'token')
+  await writeFile(tokenFile, 'short\n', { mode: 0o600 })
+  await assert.rejects(loadAdminToken(tokenFile, () => {}), /must be 16-256 printable characters/)
+  const warnings: string[] = []
+  await writeFile(tokenFile, 'a-long-enough-admin-token\n')
+  await chmod(tokenFile, 0o644)
+  assert.equal(await loadAdminToken(tokenFile, warning => warnings.push(warning)), 'a-long-enough-admin-token')
+  assert.match(warnings[0] ?? '', /other users may read it .* chmod 600/)
 })
