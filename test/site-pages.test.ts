@@ -121,6 +121,31 @@ test('a schedule in the JSON form is used, and a broken schedule file gets a cle
   assert.deepEqual(problems, [], 'no console errors')
 })
 
+test('a talk whose speakers opted out (frab\'s <recording><optout>) is shown as not recorded', async () => {
+  // frab's XML as it exports it: no <date>, the time on the day in the conference's zone.
+  const problems: string[] = []
+  const page = await browser.newPage()
+  page.on('console', msg => { if (msg.type() === 'error') problems.push(msg.text()) })
+  page.on('pageerror', err => { problems.push(err.message) })
+  const start = new Date(Date.now() - 5 * 60_000).toISOString()
+  await page.route('**/sample-schedule.xml', async route => {
+    await route.fulfill({
+      contentType: 'application/xml',
+      body: `<?xml version="1.0" encoding="UTF-8"?><schedule><conference><acronym>t</acronym><time_zone_name>UTC</time_zone_name></conference>
+<day index="1" date="${start.slice(0, 10)}"><room name="${devnet.room}"><event id="9" guid="g9"><start>${start.slice(11, 16)}</start><duration>00:30</duration>
+<room>${devnet.room}</room><recording><license/><optout>true</optout></recording><title>A talk that must not be recorded</title>
+<persons><person id="1">Ada</person></persons></event></room></day></schedule>`
+    })
+  })
+  await page.goto(`${site}index.html`)
+  const now = page.locator(`[data-room="${devnet.room}"] .talk-now`)
+  await now.locator('.talk-title', { hasText: 'A talk that must not be recorded' }).waitFor({ timeout: 10_000 })
+  assert.match(await now.textContent() ?? '', /not recorded/)
+  assert.doesNotMatch(await now.textContent() ?? '', /Streamed · recorded/)
+  await page.close()
+  assert.deepEqual(problems, [], 'no console errors')
+})
+
 test('the watch page shows the talk on now under the player', async () => {
   const problems: string[] = []
   const page = await openPage(`watch.html?room=${devnet.room}`, problems)
@@ -171,8 +196,8 @@ async function recordedTalkNow (page: Page): Promise<string> {
 
 test('a session is cut into the kept talks of its time; the newest announcement of a session wins', () => {
   const at = (minute: number): number => Date.UTC(2026, 1, 1, 9, minute)
-  const talk = (title: string, start: number, minutes: number, streaming: 'recorded' | 'streamed' | 'audio-only' | 'not-streamed' = 'recorded') =>
-    ({ room: 'demo', title, start: at(start), end: at(start + minutes), persons: [], streaming })
+  const talk = (title: string, start: number, minutes: number, streaming: 'recorded' | 'streamed' | 'audio-only' | 'not-streamed' = 'recorded', optOut = false) =>
+    ({ id: title, room: 'demo', title, start: at(start), end: at(start + minutes), persons: [], streaming, optOut })
   const announcement = (cid: string, segments: number, final: boolean): RecordingAnnouncement =>
     ({ kind: 'recording', room: 'demo', cid, session: 's1', started: at(10), ended: at(10) + segments * 1000, duration: segments, segments, final })
   const dirA = 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi'
@@ -191,14 +216,14 @@ test('a session is cut into the kept talks of its time; the newest announcement 
   // The session runs 09:10 to 09:50.
   const cut = talksInSession(session, [
     talk('before', 0, 5), talk('straddles the start', 0, 20), talk('inside', 20, 10),
-    talk('live only', 30, 10, 'streamed'), talk('audio', 40, 20, 'audio-only'), talk('after', 55, 5)
+    talk('live only', 30, 10, 'streamed'), talk('opted out', 35, 5, 'recorded', true), talk('audio', 40, 20, 'audio-only'), talk('after', 55, 5)
   ])
   assert.deepEqual(cut.talks.map(t => [t.talk.title, t.from, t.to, t.partial]), [
     ['straddles the start', at(10), at(20), true],
     ['inside', at(20), at(30), false],
     ['audio', at(40), at(50), true]
   ])
-  assert.equal(cut.skipped, 1, 'the talk flagged streamed (not kept) is counted, not listed')
+  assert.equal(cut.skipped, 2, 'the talk flagged streamed and the one whose speakers opted out are counted, not listed')
 })
 
 test('the rooms list shows the room\'s thumbnail once the origin has published one', async () => {

@@ -1,7 +1,7 @@
 /** The schedule as the pages show it: the current and next talk of a room, and a hook that loads it. */
 import type { ComponentChildren } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { formatTime, loadSchedule, nowAndNext, STREAMING_LABEL, talksOfRoom } from './schedule.ts'
+import { formatTime, loadSchedule, nowAndNext, streamingClass, streamingLabel, talksOfRoom } from './schedule.ts'
 import type { ScheduleResult, Talk } from './schedule.ts'
 
 /** Loads the schedule config.json names (undefined while loading or when none is named). */
@@ -43,7 +43,7 @@ function TalkLine (props: { talk: Talk }): ComponentChildren {
       <span class="talk-meta">
         {formatTime(talk.start)}–{formatTime(talk.end)}
         {talk.persons.length > 0 && ` · ${talk.persons.join(', ')}`}
-        {' · '}<span class={`flag flag-${talk.streaming}`}>{STREAMING_LABEL[talk.streaming]}</span>
+        {' · '}<span class={streamingClass(talk)}>{streamingLabel(talk)}</span>
       </span>
     </>
   )
@@ -54,6 +54,12 @@ export function ScheduleProblem (props: { schedule: ScheduleResult | undefined }
   const { schedule } = props
   if (schedule === undefined) return null
   if (!schedule.ok) return <p class="config-note" role="alert">Schedule not shown: {schedule.message}</p>
-  if (schedule.schedule.ignored.length === 0) return null
-  return <p class="config-note">Schedule: {schedule.schedule.ignored.length} {schedule.schedule.ignored.length === 1 ? 'event was' : 'events were'} skipped ({schedule.schedule.ignored.slice(0, 3).join('; ')}).</p>
+  const { ignored, warnings } = schedule.schedule
+  if (ignored.length === 0 && warnings.length === 0) return null
+  return (
+    <>
+      {warnings.map(warning => <p class="config-note" key={warning}>Schedule: {warning}.</p>)}
+      {ignored.length > 0 && <p class="config-note">Schedule: {ignored.length} {ignored.length === 1 ? 'event was' : 'events were'} skipped ({ignored.slice(0, 3).join('; ')}).</p>}
+    </>
+  )
 }

@@ -17,7 +17,7 @@ import { Notice, PageLayout } from './page-layout.tsx'
 import { formatDuration, loadRoomRecordings, talksInSession } from './recordings.ts'
 import { fetchRelayStatus } from './relay-client.ts'
 import type { RoomRecordings, SessionRecording } from './recordings.ts'
-import { formatTime, STREAMING_LABEL, talksOfRoom } from './schedule.ts'
+import { formatTime, streamingLabel, talksOfRoom } from './schedule.ts'
 import type { ScheduleResult, Talk } from './schedule.ts'
 import { loadSiteConfig } from './site-config.ts'
 import type { RoomEntry, SiteConfig, SiteConfigResult } from './site-config.ts'
@@ -183,7 +183,7 @@ function SessionView (props: { room: RoomEntry, session: SessionRecording, talks
             kind="talk"
             itemKey={String(item.talk.start)}
             title={item.talk.title}
-            meta={`${formatTime(item.from)}–${formatTime(item.to)}${item.talk.persons.length > 0 ? ` · ${item.talk.persons.join(', ')}` : ''} · ${STREAMING_LABEL[item.talk.streaming]}`}
+            meta={`${formatTime(item.from)}–${formatTime(item.to)}${item.talk.persons.length > 0 ? ` · ${item.talk.persons.join(', ')}` : ''} · ${streamingLabel(item.talk)}`}
             duration={item.to - item.from}
             partial={item.partial ? (session.final ? 'The session covers only part of this talk.' : 'Still being recorded.') : undefined}
             room={room}

@@ -9,6 +9,7 @@
 import { relayRoutes, relayUrl, verifyRoomMessage } from '@hivecast/shared'
 import type { RecordingAnnouncement } from '@hivecast/shared'
 import type { RoomEntry } from './site-config.ts'
+import { isRecorded } from './schedule.ts'
 import type { Talk } from './schedule.ts'
 import { fetchJson } from './relay-client.ts'
 
@@ -129,26 +130,21 @@ export interface RecordedTalk {
   partial: boolean
 }
 
-/** Talks the organisers flag as kept (`recorded`, `audio-only`); `streamed` and `not-streamed` are not. */
-export function isKept (talk: Talk): boolean {
-  return talk.streaming === 'recorded' || talk.streaming === 'audio-only'
-}
-
 /**
  * The kept talks whose time falls in `session`, in order; `skipped` counts talks in the session that
- * the schedule says are not kept.
+ * the schedule says are not kept (flagged live only or not streamed, or opted out by the speakers).
  */
 export function talksInSession (session: SessionRecording, talks: Talk[]): { talks: RecordedTalk[], skipped: number } {
   const inside = talks.filter(talk => talk.start < session.ended && talk.end > session.started)
   return {
-    talks: inside.filter(isKept).map(talk => ({
+    talks: inside.filter(isRecorded).map(talk => ({
       talk,
       session,
       from: Math.max(talk.start, session.started),
       to: Math.min(talk.end, session.ended),
       partial: talk.start < session.started || talk.end > session.ended
     })),
-    skipped: inside.filter(talk => !isKept(talk)).length
+    skipped: inside.filter(talk => !isRecorded(talk)).length
   }
 }
 

@@ -20,6 +20,7 @@ import type { RoomConfig } from './room-config.ts'
 import { assertStreamInput, parseInputUrl } from './stream-input.ts'
 import type { SeparateSecrets, StreamInput } from './stream-input.ts'
 import { inputSecrets } from './input-secrets.ts'
+import { assertScheduleSource } from './recording-consent.ts'
 
 const HELP = `Usage: hivecast-origin --room <slug> [options]
        hivecast-origin --config rooms.yaml [--room <slug>] [options]
@@ -58,6 +59,8 @@ Config file (every field but slug is optional; relative paths are from the file'
       thumbnailInterval: 10
       roomKeys: [12D3KooW...]       # the hot standby's key (and on the standby, the primary's)
       slate: ./brb.png              # shown while no input arrives
+      schedule: https://pretalx.example.org/conf/schedule/export/schedule.xml
+                                    # opted-out and live-only talks stay out of recordings
       data: ./.data/janson
       http: 127.0.0.1:8090
       listen: [/ip4/0.0.0.0/tcp/9090]
@@ -83,6 +86,8 @@ interface Settings {
   thumbnailInterval: number
   roomKeys: string[]
   slate: string | undefined
+  schedule: string | undefined
+  adminTokenFile: string | undefined
   readyFile: string | undefined
   logLevel: LogLevel | undefined
 }
@@ -163,6 +168,7 @@ async function parseCommandLine (): Promise<Settings> {
   const http = text(values, 'http') ?? config?.http ?? DEFAULT_HTTP
   const roomKeys = list(values, 'room-key') ?? config?.roomKeys ?? []
   const logLevelFlag = text(values, 'log-level')
+  const schedule = text(values, 'schedule') ?? config?.schedule
   let input = config?.input ?? { kind: 'test-pattern' }
   const secrets = secretsFromEnvironment()
   const inputFlag = text(values, 'input')
@@ -178,6 +184,7 @@ async function parseCommandLine (): Promise<Settings> {
     const given: Record<string, number> = { 'segment-duration': segmentDuration, 'recording-interval': recordingInterval, 'thumbnail-interval': thumbnailInterval }
     for (const flag of ORIGIN_FLAGS) if (flag.seconds !== undefined) flag.seconds(given[flag.name] ?? 0)
     for (const key of roomKeys) assertPeerId(key)
+    if (schedule !== undefined) assertScheduleSource(schedule)
     if (logLevelFlag !== undefined) logLevel = parseLogLevel(logLevelFlag, '--log-level')
   } catch (err) {
     return usageError(errorMessage(err))
@@ -202,6 +209,8 @@ async function parseCommandLine (): Promise<Settings> {
     thumbnailInterval,
     roomKeys,
     slate: text(values, 'slate') ?? config?.slate,
+    schedule,
+    adminTokenFile: text(values, 'admin-token-file'),
     readyFile: text(values, 'ready-file'),
     logLevel
   }
@@ -231,6 +240,8 @@ try {
     thumbnailInterval: args.thumbnailInterval,
     roomKeys: args.roomKeys,
     slate: args.slate,
+    schedule: args.schedule,
+    adminTokenFile: args.adminTokenFile,
     logLevel: log.level
   })
   if (args.readyFile !== undefined) {

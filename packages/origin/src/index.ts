@@ -7,7 +7,8 @@
  * through untouched), stores each finished segment as a raw IPFS block and announces it, signed with
  * the room key, on the room's gossipsub topic, with a room thumbnail every 10 s. While no input
  * arrives it can publish a slate; a hot standby origin (listed with `roomKeys`) numbers its segments
- * after the primary's. The origin's libp2p identity, kept in its data
+ * after the primary's. With a conference schedule (`schedule`), talks whose speakers opted out, or
+ * that are live only, are kept out of every recording. The origin's libp2p identity, kept in its data
  * directory, is the room key. Rooms can be described in a YAML file (`loadRoomConfig`); `/metrics`
  * serves Prometheus metrics.
  *
@@ -30,6 +31,8 @@ export type { InputStatus, Origin, OriginStatus } from './origin.ts'
 export { assertSegmentDuration, assertThumbnailInterval, DEFAULT_HTTP, DEFAULT_LISTEN, DEFAULT_THUMBNAIL_INTERVAL, ORIGIN_FLAGS } from './origin-options.ts'
 export type { OriginFlag, OriginOptions } from './origin-options.ts'
 export type { EnqueueFlags, PublishedSegment } from './segment-publisher.ts'
+export type { RecordingStatus, WithheldTalk } from './session-recorder.ts'
+export type { ScheduleStatus } from './recording-consent.ts'
 export { DEFAULT_RENDITIONS, RENDITION_PRESETS, renditionInfo, resolveRenditions } from './rendition-ladder.ts'
 export type { RenditionPreset } from './rendition-ladder.ts'
 export { assertStreamInput, describeInput, inputListenAddresses, parseInputUrl, InvalidInputFieldError, INPUT_KINDS } from './stream-input.ts'

@@ -38,6 +38,17 @@ export interface OriginOptions {
    * still says "waiting for signal". Default: none.
    */
   slate?: string
+  /**
+   * The conference schedule, a file or an http(s) URL (frab/pretalx XML or schedule.json, or Hivecast's
+   * JSON), re-read every minute: talks of this room (schedule room named like the slug or the title)
+   * that may not be recorded are left out of every recording. Default: none, everything is recorded.
+   */
+  schedule?: string
+  /**
+   * A file holding the bearer token of the admin endpoint (`POST /admin/opt-out`), through which the
+   * organisers opt a talk or a time range out of later recordings. Default: no admin endpoint.
+   */
+  adminTokenFile?: string
   /** What to encode. Default: the test pattern. */
   input?: StreamInput
   /** Lowest level logged. Default: `LOG_LEVEL`, else info. */
@@ -165,6 +176,26 @@ announced for room lists (default ${DEFAULT_THUMBNAIL_INTERVAL}; 0 turns them of
     help: `seconds between interim recordings of a live session (default ${DEFAULT_RECORDING_INTERVAL});
 every session is recorded: one UnixFS directory (index.m3u8, VOD playlists,
 segments) announced by CID, and a final one when the session ends`
+  },
+  {
+    name: 'schedule',
+    value: '<file|url>',
+    help: `the conference schedule: frab/pretalx XML or schedule.json, or Hivecast's
+JSON; read at start (the origin stops if it cannot be used) and every 60 s.
+Talks in this room (a schedule room named like the slug or --title) whose
+speakers opted out (<recording><optout>true, "do_not_record": true) or
+that are flagged streamed or not-streamed are left out of every recording;
+live streaming is not changed. Times without an offset are read in the
+schedule's time_zone_name`
+  },
+  {
+    name: 'admin-token-file',
+    value: '<file>',
+    help: `a file (mode 0600) holding a bearer token, 16+ characters: turns on
+POST /admin/opt-out on --http, with "Authorization: Bearer <token>" and
+{ "talk": "<schedule event id>" } or { "from": "<ISO time>", "to": "<ISO time>" },
+for a last-minute opt-out: recordings made after it leave that range out
+(ones already announced are not withdrawn); GET /admin/opt-outs lists them`
   },
   {
     name: 'ready-file',

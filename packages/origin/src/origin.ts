@@ -27,7 +27,10 @@ import { Slate } from './slate.ts'
 import type { PublishedSegment } from './segment-publisher.ts'
 import { SequenceState } from './sequence-state.ts'
 import { SessionRecorder } from './session-recorder.ts'
-import type { RecordingStatus } from './session-recorder.ts'
+import type { RecordingStatus, WithheldTalk } from './session-recorder.ts'
+import { RecordingConsent, assertScheduleSource } from './recording-consent.ts'
+import type { ScheduleStatus } from './recording-consent.ts'
+import { consentAdmin, loadAdminToken } from './consent-admin.ts'
 import { startStatusServer } from './status-server.ts'
 import type { Health, StatusServer } from './status-server.ts'
 import { OriginMetrics } from './origin-metrics.ts'
@@ -73,8 +76,13 @@ export interface OriginStatus {
   dropped: { playlistEntries: number, segments: number, publishErrors: number, thumbnails: number }
   /** The last segments published, oldest first. */
   recent: PublishedSegment[]
-  /** The session being recorded and the recordings announced by this process, oldest first. */
-  recording: { session: string, recordings: RecordingStatus[] }
+  /**
+   * The session being recorded, the recordings announced by this process (oldest first), and the talks
+   * whose segments the schedule kept out of them.
+   */
+  recording: { session: string, recordings: RecordingStatus[], withheld: WithheldTalk[] }
+  /** The schedule that decides what is recorded, or null without --schedule. */
+  schedule: ScheduleStatus | null
 }
 
 export interface Origin {
@@ -143,6 +151,16 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
   if (ffprobe === undefined) log.warn('no ffprobe found beside ffmpeg or on PATH: renditions are announced with their presets\' values, and a passthrough without its size and codec profile')
   const font = await findFont()
   if (font === undefined) log.warn('no DejaVu font found (install fonts-dejavu-core): the test pattern runs without the burned-in clock')
+  // Read before anything is recorded: without it the origin would record talks it must not.
+  const adminToken = options.adminTokenFile === undefined ? undefined : await loadAdminToken(resolve(options.adminTokenFile), log.warn)
+  const consent = options.schedule === undefined && adminToken === undefined
+    ? undefined
+    : await RecordingConsent.open({
+      ...(options.schedule === undefined ? {} : { source: assertScheduleSource(options.schedule) }),
+      room: { slug: room, title },
+      log: log.child('schedule'),
+      store: join(dataDir, 'opt-outs.json')
+    })
   const state = await SequenceState.load(join(dataDir, 'state.json'), room)
   const identity = await loadOrCreateIdentity(dataDir)
   const topic = roomTopic(room)
@@ -172,7 +190,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       : undefined
     // The newest thumbnail rides along, so a relay that joins has one before the next is taken.
     await serveWindow(p2p, slug => slug === room ? published.envelopes().concat(thumbnails?.latest === undefined ? [] : [thumbnails.latest.envelope]) : [])
-    const recorder = await SessionRecorder.open({ node: p2p, identity, room, topic, dataDir, log: log.child('recordings').info })
+    const recorder = await SessionRecorder.open({ node: p2p, identity, room, topic, dataDir, log: log.child('recordings').info, withhold: consent === undefined ? undefined : (from, to) => consent.withholding(from, to) })
     const interimSnapshot = (): void => {
       recorder.snapshot(false).catch((err: unknown) => { log.warn(`recordings: interim recording failed: ${errorMessage(err)}`) })
     }
@@ -311,7 +329,8 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       peers: p2p.libp2p.getPeers().length,
       dropped: dropped(),
       recent: published.recent(),
-      recording: { session: recorder.session, recordings: recorder.recordings() }
+      recording: { session: recorder.session, recordings: recorder.recordings(), withheld: recorder.withheld() },
+      schedule: consent?.status() ?? null
     })
     const health = (): Health => {
       if (!supervisor.running) return { ok: false, reason: `ffmpeg is not running${supervisor.lastExit === undefined ? '' : ` (it ${supervisor.lastExit})`}` }
@@ -322,7 +341,8 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       if (age > HEALTHY_WITHIN_MS) return { ok: false, reason: `no segment published for ${(age / 1000).toFixed(1)} s: waiting for signal from ${describeInput(input)}` }
       return { ok: true }
     }
-    server = await startStatusServer({ ...httpAddress, status, health, metrics: () => metrics.text() })
+    const routes = consent === undefined || adminToken === undefined ? undefined : consentAdmin({ token: adminToken, consent, log: log.child('admin') })
+    server = await startStatusServer({ ...httpAddress, status, health, metrics: () => metrics.text(), ...(routes === undefined ? {} : { routes }) })
     supervisor.start()
 
     let stopped: Promise<void> | undefined
@@ -337,6 +357,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       const recorded = await recorder.snapshot(true).catch((err: unknown) => { log.warn(`recordings: final recording failed: ${errorMessage(err)}`) })
       if (recorded !== undefined) await new Promise(resolve => setTimeout(resolve, RECORDING_LINGER_MS))
       else if (published.count > before) await new Promise(resolve => setTimeout(resolve, SHUTDOWN_FLUSH_MS))
+      consent?.stop()
       await server?.close()
       await rtmpGate?.close()
       await p2p.stop()
@@ -353,6 +374,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
     }
   } catch (err) {
     clearInterval(recordingTimer)
+    consent?.stop()
     await watch?.stop()
     await server?.close()
     await gate?.close()

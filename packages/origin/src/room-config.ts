@@ -1,8 +1,9 @@
 /**
  * The rooms file (`--config rooms.yaml`): one entry per room with its slug, title, input, ladder,
- * segment duration and data directory. It is checked whole before anything starts; the first problem
- * stops the origin with the field's path (`rooms[0].input.key`) and what to write instead. Relative
- * paths (data, input.path) are taken from the file's own directory, so the file can move with them.
+ * segment duration, schedule and data directory. It is checked whole before anything starts; the first
+ * problem stops the origin with the field's path (`rooms[0].input.key`) and what to write instead.
+ * Relative paths (data, input.path, slate, schedule) are taken from the file's own directory, so the
+ * file can move with them.
  */
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
@@ -10,6 +11,7 @@ import * as v from 'valibot'
 import { parse as parseYaml } from 'yaml'
 import { InvalidConfigError, MissingResourceError, assertRoomSlug, checkConfig, checkConfigField, configFields, errorMessage, parseHostPort } from '@hivecast/shared'
 import { assertPeerId, assertSegmentDuration, assertThumbnailInterval } from './origin-options.ts'
+import { assertScheduleSource, isScheduleUrl } from './recording-consent.ts'
 import { resolveRenditions, RENDITION_PRESETS } from './rendition-ladder.ts'
 import { InvalidInputFieldError, assertStreamInput, INPUT_KINDS } from './stream-input.ts'
 import type { StreamInput } from './stream-input.ts'
@@ -25,6 +27,8 @@ export interface RoomConfig {
   roomKeys?: string[]
   /** A video or still image published while no input arrives. */
   slate?: string
+  /** The conference schedule (file or http(s) URL) that says which talks may be recorded. */
+  schedule?: string
   data?: string
   http?: string
   listen?: string[]
@@ -62,10 +66,11 @@ const roomSchema = v.strictObject({
   thumbnailInterval: v.optional(v.number('must be a number of seconds, e.g. 10, or 0 for no thumbnails')),
   roomKeys: v.optional(v.array(text('a peer id', '12D3KooW...'), 'must be a list of the other origins\' keys, e.g. [12D3KooW...]')),
   slate: v.optional(text('a path to a video or image file', 'slate.png')),
+  schedule: v.optional(text('a file or http(s) URL of the conference schedule', 'https://pretalx.example.org/conf/schedule/export/schedule.xml')),
   data: v.optional(text('a directory', './.data/janson')),
   http: v.optional(address('127.0.0.1:8090')),
   listen: v.optional(v.array(text('a libp2p multiaddr', '/ip4/0.0.0.0/tcp/9090'), 'must be a list of multiaddrs, e.g. [/ip4/0.0.0.0/tcp/9090]'))
-}, configFields('a room has slug, title, input, renditions, segmentDuration, thumbnailInterval, roomKeys, slate, data, http and listen'))
+}, configFields('a room has slug, title, input, renditions, segmentDuration, thumbnailInterval, roomKeys, slate, schedule, data, http and listen'))
 
 const fileSchema = v.strictObject({
   rooms: v.pipe(v.array(roomSchema, 'must be a list of rooms, each starting with "- slug: <name>"'), v.minLength(1, 'must list at least one room'))
@@ -102,6 +107,7 @@ export function parseRoomConfig (source: string, file: string): RoomConfig[] {
     if (room.thumbnailInterval !== undefined) checkConfigField(file, `${at}.thumbnailInterval`, () => assertThumbnailInterval(room.thumbnailInterval ?? 0))
     for (const [k, key] of (room.roomKeys ?? []).entries()) checkConfigField(file, `${at}.roomKeys[${k}]`, () => assertPeerId(key))
     if (room.http !== undefined) checkConfigField(file, `${at}.http`, () => parseHostPort(room.http ?? ''))
+    if (room.schedule !== undefined) checkConfigField(file, `${at}.schedule`, () => assertScheduleSource(room.schedule ?? ''))
     let input: StreamInput | undefined = room.input
     if (input !== undefined) {
       checkInput(file, at, input)
@@ -116,6 +122,7 @@ export function parseRoomConfig (source: string, file: string): RoomConfig[] {
       ...(room.thumbnailInterval === undefined ? {} : { thumbnailInterval: room.thumbnailInterval }),
       ...(room.roomKeys === undefined ? {} : { roomKeys: room.roomKeys }),
       ...(room.slate === undefined ? {} : { slate: resolve(base, room.slate) }),
+      ...(room.schedule === undefined ? {} : { schedule: isScheduleUrl(room.schedule) ? room.schedule : resolve(base, room.schedule) }),
       ...(room.data === undefined ? {} : { data: resolve(base, room.data) }),
       ...(room.http === undefined ? {} : { http: room.http }),
       ...(room.listen === undefined ? {} : { listen: room.listen })

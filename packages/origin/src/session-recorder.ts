@@ -12,6 +12,12 @@
  *
  * whose CID is announced, signed, on the room topic as a `recording` announcement.
  *
+ * Consent: a segment playing during a talk the schedule says may not be recorded (`withhold`, from
+ * recording-consent.ts) is journalled but never linked from a recording. The playlist skips it: the
+ * first segment after a withheld run carries #EXT-X-DISCONTINUITY and its own program date-time, so
+ * players jump over the talk. A segment once withheld stays out of every later snapshot of this run,
+ * even if the schedule changes back.
+ *
  * The directories are plain UnixFS directory nodes encoded here in one go, every link at once.
  * Adding entries one `cp` at a time through @helia/unixfs rewrote the directory per entry, so a
  * snapshot cost grew with the session: measured on this machine, 600 new 1 s segments in each of two
@@ -27,8 +33,8 @@ import type { UnixFS } from '@helia/unixfs'
 import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { encodeEnvelope, isSegmentCid, parseAnnouncement, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, signAnnouncement } from '@hivecast/shared'
-import type { PlaylistEntry, RecordingAnnouncement, RenditionInfo, SegmentAnnouncement, SignedEnvelope } from '@hivecast/shared'
+import { encodeEnvelope, isSegmentCid, notRecordedReason, parseAnnouncement, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, signAnnouncement } from '@hivecast/shared'
+import type { PlaylistEntry, RecordingAnnouncement, RenditionInfo, SegmentAnnouncement, SignedEnvelope, Talk } from '@hivecast/shared'
 import type { Identity, P2PNode } from '@hivecast/shared/node'
 
 /** One journal line: what a segment announcement said, minus the room-wide fields. */
@@ -55,6 +61,18 @@ export interface RecordingStatus {
   publishedAt: number
 }
 
+/** A talk whose segments were left out of the recordings, as /status lists it. */
+export interface WithheldTalk {
+  id: string
+  title: string
+  start: number
+  end: number
+  /** Why it is not recorded: the speakers opted out, or the talk is live only or not streamed. */
+  reason: string
+  /** Segments left out, over all renditions. */
+  segments: number
+}
+
 export interface SessionRecorderOptions {
   node: P2PNode
   identity: Identity
@@ -62,6 +80,8 @@ export interface SessionRecorderOptions {
   topic: string
   dataDir: string
   log: (line: string) => void
+  /** The talk that keeps the segment playing in [from, to) (ms) out of recordings, if any. */
+  withhold?: (from: number, to: number) => Talk | undefined
 }
 
 /** Marks the session in progress; removed when it ends, so the next start begins a new one. */
@@ -91,6 +111,9 @@ export class SessionRecorder {
   /** Per rendition, by seq: a restarted origin may journal a seq again only if a crash hit between. */
   readonly #segments = new Map<string, Map<number, RecordedSegment>>()
   readonly #published: RecordingStatus[] = []
+  /** Segments left out (`<rendition>/<seq>`) and the talk that keeps each out; they stay out. */
+  readonly #withheld = new Map<string, string>()
+  readonly #withheldTalks = new Map<string, WithheldTalk>()
   #snapshots: Promise<unknown> = Promise.resolve()
   #appends: Promise<void> = Promise.resolve()
   /** Journal lines that could not be read back (damaged by a crash mid-write); skipped and counted. */
@@ -175,6 +198,42 @@ export class SessionRecorder {
     return [...this.#published]
   }
 
+  /** The talks whose segments were left out of this run's recordings, with the counts. */
+  withheld (): WithheldTalk[] {
+    return [...this.#withheldTalks.values()].map(talk => ({ ...talk }))
+  }
+
+  /**
+   * The segments a recording may link: those not playing during a talk that may not be recorded.
+   * The first one after a cut starts a discontinuity, since the media before it is not there.
+   */
+  #consented (rendition: string, segments: RecordedSegment[]): RecordedSegment[] {
+    const kept: RecordedSegment[] = []
+    let cut = false
+    for (const segment of segments) {
+      const key = `${rendition}/${segment.seq}`
+      let talk = this.#withheld.get(key)
+      if (talk === undefined) {
+        const withholding = this.#options.withhold?.(segment.pdt, segment.pdt + segment.duration * 1000)
+        if (withholding !== undefined) {
+          // The id with the start: a re-read schedule may reuse a generated id for another talk.
+          talk = `${withholding.id}@${withholding.start}`
+          this.#withheld.set(key, talk)
+          const known = this.#withheldTalks.get(talk)
+          if (known !== undefined) known.segments++
+          else this.#withheldTalks.set(talk, { id: withholding.id, title: withholding.title, start: withholding.start, end: withholding.end, reason: notRecordedReason(withholding), segments: 1 })
+        }
+      }
+      if (talk !== undefined) {
+        cut = true
+        continue
+      }
+      kept.push(cut && !segment.discontinuity ? { ...segment, discontinuity: true } : segment)
+      cut = false
+    }
+    return kept
+  }
+
   /**
    * Builds the directory from everything journalled and announces it; `final` when the session ends,
    * after which the next start begins a new session. Snapshots run one at a time.
@@ -187,9 +246,14 @@ export class SessionRecorder {
 
   async #snapshot (final: boolean): Promise<RecordingStatus | undefined> {
     const { node, identity, room, topic, log } = this.#options
+    const before = new Map([...this.#withheldTalks].map(([key, talk]) => [key, talk.segments]))
     const renditions = [...this.#segments.entries()]
-      .map(([name, list]) => ({ name, segments: [...list.values()].sort((a, b) => a.seq - b.seq) }))
+      .map(([name, list]) => ({ name, segments: this.#consented(name, [...list.values()].sort((a, b) => a.seq - b.seq)) }))
       .filter(r => r.segments.length > 0)
+    for (const [key, talk] of this.#withheldTalks) {
+      if (talk.segments === before.get(key)) continue
+      log(`recordings: ${talk.segments} segments left out for "${talk.title}" (${new Date(talk.start).toISOString()} to ${new Date(talk.end).toISOString()}): ${talk.reason}`)
+    }
     if (renditions.length === 0) {
       if (final) await this.#close()
       return undefined

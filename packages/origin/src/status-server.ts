@@ -5,6 +5,7 @@
  * supervisors and load balancers read it, and a web page has no business probing it.
  */
 import { createServer } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ListenError, formatHostPort } from '@hivecast/shared'
 import type { HostPort } from '@hivecast/shared'
@@ -16,6 +17,8 @@ export interface StatusServerOptions extends HostPort {
   health: () => Health
   /** Prometheus exposition for `GET /metrics`. */
   metrics: () => Promise<{ contentType: string, body: string }>
+  /** More routes (the consent admin API, not CORS-open): answers and returns true, or returns false. */
+  routes?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean
 }
 
 export interface StatusServer {
@@ -26,7 +29,8 @@ export interface StatusServer {
 export async function startStatusServer (options: StatusServerOptions): Promise<StatusServer> {
   const server = createServer((req, res) => {
     res.setHeader('Cache-Control', 'no-store')
-    const path = (req.url ?? '/').split('?')[0]
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    if (options.routes?.(req, res, path) === true) return
     if (path !== '/healthz') res.setHeader('Access-Control-Allow-Origin', '*')
     if (path !== '/healthz' && path !== '/status' && path !== '/metrics') {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found: try /status, /healthz or /metrics\n')

@@ -82,6 +82,8 @@ test('every flag of the option table is accepted', async () => {
     'room-key': '12D3KooWLrxRhgsFHHotNZL6Fsiq5XdjxhMzHKeRdmhNMLfnvHG5',
     'thumbnail-interval': '0',
     'recording-interval': '60',
+    schedule: 'schedule.xml',
+    'admin-token-file': 'admin-token',
     'ready-file': join(dir, 'ready.json'),
     'log-level': 'debug'
   }
