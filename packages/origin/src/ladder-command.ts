@@ -8,6 +8,7 @@
  * source's own keyframes, so its segments are as long as the mixer's GOP (set the mixer's keyframe
  * interval to the segment duration). With one in the ladder the encoded renditions key on the source's
  * keyframes too (`-force_key_frames source`), so every rendition still cuts at the same moments.
+ * Every output's timestamps are shifted onto the room's media timeline (see media-timeline.ts).
  */
 import { join } from 'node:path'
 import { videoMaxrate } from './rendition-ladder.ts'
@@ -28,6 +29,11 @@ export interface LadderCommandOptions {
   listSize?: number
   /** Write `-progress` key=value blocks to stdout for the origin's metrics. */
   progress?: boolean
+  /**
+   * Seconds added to every output timestamp: the run's place on the room's media timeline
+   * (`runTimestampOffset`), so timestamps go on rising across runs. None when absent.
+   */
+  timestampOffset?: number
 }
 
 export const PLAYLIST_NAME = 'index.m3u8'
@@ -66,7 +72,8 @@ export function ladderArgs (options: LadderCommandOptions): string[] {
   const hls = ['-f', 'hls', '-hls_time', String(segmentDuration), '-hls_list_size', String(options.listSize ?? 30),
     // temp_file: a segment is written under a .tmp name and only listed after its rename, so a
     // listed segment is always complete.
-    '-hls_flags', 'temp_file+independent_segments+program_date_time']
+    '-hls_flags', 'temp_file+independent_segments+program_date_time',
+    ...(options.timestampOffset === undefined ? [] : ['-output_ts_offset', options.timestampOffset.toFixed(3)])]
   const audio = ['-c:a', 'aac', '-ar', '48000', '-ac', '2']
 
   if (h264.length > 0) {
@@ -104,6 +111,9 @@ export function ladderArgs (options: LadderCommandOptions): string[] {
       ...(gop === undefined ? ['-svtav1-params', `keyint=${segmentDuration}s:scd=0`] : ['-g', String(gop)]),
       ...audio, '-b:a', String(r.audioBitrate),
       ...hls, '-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', `run${runId}-init.mp4`,
+      // Without frag_discont the mp4 muxer writes each run's tfdt from 0 and puts the offset in an empty
+      // edit of the init section, which players reading tfdt (hls.js, MSE) ignore.
+      ...(options.timestampOffset === undefined ? [] : ['-hls_segment_options', 'movflags=+frag_discont']),
       '-hls_segment_filename', join(dir, `run${runId}-%d.m4s`),
       join(dir, PLAYLIST_NAME))
   }

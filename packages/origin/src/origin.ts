@@ -14,6 +14,7 @@ import { describeFfmpeg, locateFfmpeg, locateFfprobe } from './ffmpeg-binary.ts'
 import type { FfmpegProgress } from './ffmpeg-progress.ts'
 import { FfmpegSupervisor } from './ffmpeg-supervisor.ts'
 import { ladderArgs, renditionDir } from './ladder-command.ts'
+import { runTimestampOffset } from './media-timeline.ts'
 import { PlaylistWatcher } from './playlist-watcher.ts'
 import { DEFAULT_RENDITIONS, renditionInfo, resolveRenditions } from './rendition-ladder.ts'
 import { probeSegment } from './segment-probe.ts'
@@ -258,7 +259,8 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
           segmentDuration,
           hlsDir,
           runId: run,
-          progress: true
+          progress: true,
+          timestampOffset: runTimestampOffset(Date.now(), state.announcedEnd)
         })
       },
       maxBackoffMs: isListening(input) ? LISTENER_MAX_BACKOFF_MS : undefined,
@@ -286,7 +288,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
         : {
             file: slateFile,
             start: onSegments => {
-              const slate = new Slate({ ffmpeg: ffmpeg.path, file: slateFile, renditions: presets, segmentDuration, dir: join(dataDir, 'slate'), log: log.child('slate').info, onSegments })
+              const slate = new Slate({ ffmpeg: ffmpeg.path, file: slateFile, renditions: presets, segmentDuration, dir: join(dataDir, 'slate'), log: log.child('slate').info, onSegments, timestampOffset: () => runTimestampOffset(Date.now(), state.announcedEnd) })
               slate.start()
               return slate
             }

@@ -1,11 +1,13 @@
 /**
  * A hot standby pair: each origin numbers no segment below what the other has announced, heard over
  * gossipsub and, from each peer that joins (a relay holds the other origin's recent window), asked.
- * Relays that switch between the two then see the sequence numbers keep rising.
+ * Relays that switch between the two then see the sequence numbers keep rising. The end of the other's
+ * newest segment is noted too: an ffmpeg run started after it stamps its timestamps past it.
  */
 import { errorMessage, verifyRoomMessage } from '@hivecast/shared'
 import { WINDOW_PROTOCOL, requestWindow } from '@hivecast/shared/node'
 import type { P2PNode } from '@hivecast/shared/node'
+import { MAX_END_AHEAD_MS } from './media-timeline.ts'
 import type { SequenceState } from './sequence-state.ts'
 
 export interface OtherOriginsOptions {
@@ -23,8 +25,12 @@ export interface OtherOriginsOptions {
 export async function followOtherOrigin (data: Uint8Array, options: OtherOriginsOptions): Promise<void> {
   const result = await verifyRoomMessage(data, [...options.roomKeys])
   if (!result.ok || result.value.announcement.kind !== 'segment' || result.value.announcement.room !== options.room) return
-  const { rendition, seq } = result.value.announcement
-  if (options.renditions.includes(rendition.name)) await options.state.atLeast(rendition.name, seq + 1)
+  const { rendition, seq, pdt, duration } = result.value.announcement
+  if (!options.renditions.includes(rendition.name)) return
+  // Our next ffmpeg run's timestamps start past theirs, unless their clock is far ahead of ours.
+  const end = pdt + duration * 1000
+  if (end <= Date.now() + MAX_END_AHEAD_MS) options.state.noteEnd(end)
+  await options.state.atLeast(rendition.name, seq + 1)
 }
 
 /** Listens on the room topic and asks each peer that serves windows; nothing when there are no other origins. */
@@ -40,5 +46,5 @@ export function followOtherOrigins (p2p: P2PNode, options: OtherOriginsOptions):
       for (const data of await requestWindow(p2p, event.detail.peerId, options.room)) await followOtherOrigin(data, options)
     })().catch(failed)
   })
-  options.log(`other origins of room ${options.room}: ${options.roomKeys.join(', ')}; sequence numbers follow theirs`)
+  options.log(`other origins of room ${options.room}: ${options.roomKeys.join(', ')}; sequence numbers and timestamps follow theirs`)
 }

@@ -150,6 +150,8 @@ export class SegmentPublisher {
     await node.blockstore.put(cid, bytes)
     // The blockstore holds the bytes now; ffmpeg's copy is no longer needed.
     await unlink(segment.file).catch((err: Error) => log(`cannot delete ${segment.file}: ${err.message}`))
+    // Saved with the number: a restart's timestamps start past every segment announced.
+    state.noteEnd(draft.pdt + draft.duration * 1000)
     const announcement: SegmentAnnouncement = { ...draft, seq: await state.take(segment.rendition) }
     this.#discontinuity.delete(segment.rendition)
     await this.#options.record(announcement)

@@ -1,7 +1,9 @@
 /**
  * The origin's media sequence numbers, one counter per rendition, kept in `<data>/state.json` so they
  * only ever rise: across ffmpeg restarts and origin restarts. A number is saved as used before its
- * announcement goes out, so a crash can skip a number but never announce one twice.
+ * announcement goes out, so a crash can skip a number but never announce one twice. Beside them, the
+ * end of the newest segment announced in the room, where the next ffmpeg run's timestamps may start at
+ * the earliest (see media-timeline.ts).
  */
 import { readFile, rename, writeFile } from 'node:fs/promises'
 
@@ -9,6 +11,8 @@ interface StateFile {
   version: 1
   room: string
   renditions: Record<string, { nextSeq: number }>
+  /** Program time plus duration of the newest segment announced in the room, ms since the epoch. */
+  announcedEnd?: number
 }
 
 function parseStateFile (text: string, file: string): StateFile {
@@ -22,11 +26,13 @@ function parseStateFile (text: string, file: string): StateFile {
     return fail('not JSON')
   }
   if (typeof value !== 'object' || value === null) return fail('not an object')
-  const { version, room, renditions } = value as Record<string, unknown>
+  const { version, room, renditions, announcedEnd } = value as Record<string, unknown>
   if (version !== 1) return fail(`unknown version ${String(version)}`)
   if (typeof room !== 'string') return fail('no room')
   if (typeof renditions !== 'object' || renditions === null) return fail('no renditions')
-  const out: StateFile = { version: 1, room, renditions: {} }
+  // Absent in files written before timestamps were kept continuous.
+  if (announcedEnd !== undefined && (typeof announcedEnd !== 'number' || !Number.isSafeInteger(announcedEnd) || announcedEnd < 0)) return fail('bad announcedEnd')
+  const out: StateFile = { version: 1, room, renditions: {}, ...announcedEnd === undefined ? {} : { announcedEnd } }
   for (const [name, entry] of Object.entries(renditions)) {
     const nextSeq = (entry as { nextSeq?: unknown } | null)?.nextSeq
     if (typeof nextSeq !== 'number' || !Number.isSafeInteger(nextSeq) || nextSeq < 0) return fail(`bad nextSeq for ${name}`)
@@ -84,6 +90,20 @@ export class SequenceState {
     this.#state.renditions[rendition] = { nextSeq: next }
     await this.#save()
     return true
+  }
+
+  /** End (program time plus duration, ms since the epoch) of the newest segment announced in the room; 0 before the first. */
+  get announcedEnd (): number {
+    return this.#state.announcedEnd ?? 0
+  }
+
+  /**
+   * A segment ending at `endMs` was announced, by this origin or another of the room. Kept in memory
+   * and saved with the next number taken (before that segment's announcement goes out); never lowered.
+   */
+  noteEnd (endMs: number): void {
+    const end = Math.ceil(endMs)
+    if (Number.isSafeInteger(end) && end > this.announcedEnd) this.#state.announcedEnd = end
   }
 
   /** The next number for a rendition, saved as used before it is returned. */

@@ -26,6 +26,8 @@ export interface SlateOptions {
   dir: string
   log: (line: string) => void
   onSegments: (segments: FinishedSegment[]) => void
+  /** Each run's `-output_ts_offset` (see media-timeline.ts), asked as it starts; none when absent. */
+  timestampOffset?: () => number
 }
 
 /** The slate is generated at this rate, so its GOP is exactly one segment. */
@@ -74,7 +76,7 @@ export class Slate {
         for (const w of this.#watchers) w.start()
         const input = slateInput(options.file, top.width, top.height)
         options.log(`slate ffmpeg run ${run}: ${input.description} -> ${encoded.map(r => r.name).join(', ')}`)
-        return ladderArgs({ input, renditions: encoded, frameRate: SLATE_FRAME_RATE, segmentDuration: options.segmentDuration, hlsDir: options.dir, runId: run })
+        return ladderArgs({ input, renditions: encoded, frameRate: SLATE_FRAME_RATE, segmentDuration: options.segmentDuration, hlsDir: options.dir, runId: run, timestampOffset: options.timestampOffset?.() })
       },
       // What the slate finished after the input came back is not wanted: dropped with its files.
       exited: async () => {

@@ -1,46 +1,31 @@
 /**
  * Hot standby with real processes (devnet: a primary origin, a standby origin started with the
- * primary's key, a relay given both): the primary is killed (SIGKILL) mid-stream and the relay's
- * playlist goes on from the standby with a discontinuity and rising sequence numbers. The room
- * thumbnail made by the origins is served by the relay too.
+ * primary's key, a relay given both): the standby's ffmpeg crashes and restarts, then the primary is
+ * killed (SIGKILL) mid-stream and the relay's playlist goes on from the standby with a discontinuity,
+ * rising sequence numbers and timestamps that go on from the primary's. The room thumbnail made by the origins is served by the relay too.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { CID } from 'multiformats/cid'
 import { eventually, startDevnet } from '@hivecast/devnet'
 import type { Devnet } from '@hivecast/devnet'
 import { jpegSize } from '../src/thumbnail-publisher.ts'
+import { TICKS_PER_SECOND, fetchSegments, relayEntries, ticksBetween, videoSpan } from './segment-timestamps.ts'
+import type { Entry } from './segment-timestamps.ts'
 
 const RENDITION = '240p'
 /** Segment duration the devnet origins use (their default). */
 const SEGMENT_SECONDS = 1
 
-interface Entry { seq: number, cid: string, pdt: number, duration: number, discontinuity: boolean }
-
-/** The relay's media playlist as entries, or [] while it has none. */
+/** The relay's playlist of the rendition, as entries. */
 async function playlist (relay: string, room: string): Promise<Entry[]> {
-  const res = await fetch(`${relay}/hls/${room}/${RENDITION}.m3u8`, { signal: AbortSignal.timeout(5000) })
-  if (res.status !== 200) return []
-  const text = await res.text()
-  let seq = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1])
-  const entries: Entry[] = []
-  let pending = { discontinuity: false, pdt: 0, duration: 0 }
-  for (const line of text.split('\n')) {
-    if (line === '#EXT-X-DISCONTINUITY') pending.discontinuity = true
-    const pdt = /^#EXT-X-PROGRAM-DATE-TIME:(.+)$/.exec(line)?.[1]
-    if (pdt !== undefined) pending.pdt = Date.parse(pdt)
-    const duration = /^#EXTINF:([\d.]+),/.exec(line)?.[1]
-    if (duration !== undefined) pending.duration = Number(duration)
-    const cid = /^\/ipfs\/([a-z0-9]+)\?/.exec(line)?.[1]
-    if (cid === undefined) continue
-    entries.push({ seq: seq++, cid, ...pending })
-    pending = { discontinuity: false, pdt: 0, duration: 0 }
-  }
-  return entries
+  return await relayEntries(relay, room, RENDITION)
 }
 
 test('the primary origin is killed: the relay\'s playlist continues from the standby, discontinuity at the switch, seqs rising', async t => {
@@ -86,6 +71,17 @@ test('the primary origin is killed: the relay\'s playlist continues from the sta
     const s = await (await fetch(`${standby.url}/status`)).json() as { recent: Array<{ seq: number }> }
     return (s.recent.at(-1)?.seq ?? 0) > 500 ? true : undefined
   }, 30_000)
+  // The standby's own ffmpeg crashes first: its next run must stamp the room's clock too, not start over
+  // near 0 while the primary's timestamps are seconds ahead.
+  const { stdout } = await promisify(execFile)('ps', ['-o', 'pid=,comm=', '--ppid', String(standby.process.child.pid)])
+  const standbyFfmpeg = stdout.split('\n').map(line => line.trim().split(/\s+/)).find(([, comm]) => comm === 'ffmpeg')?.[0]
+  assert.ok(standbyFfmpeg !== undefined, 'the standby runs ffmpeg')
+  process.kill(Number(standbyFfmpeg), 'SIGKILL')
+  const crashedAt = Date.now()
+  await eventually('the standby\'s next ffmpeg run to publish', async () => {
+    const s = await (await fetch(`${standby.url}/status`)).json() as { recent: Array<{ finishedAt: number }> }
+    return s.recent.filter(e => e.finishedAt > crashedAt).length >= 3 ? true : undefined
+  }, 30_000)
   await devnet.origin.process.kill()
   const killedAt = Date.now()
   const lastPrimary = (await playlist(relay, devnet.room)).at(-1) ?? before.at(-1)!
@@ -118,5 +114,15 @@ test('the primary origin is killed: the relay\'s playlist continues from the sta
   t.diagnostic(`program-time gap at the switch: ${gap.toFixed(2)} s; standby from seq ${near[switchAt]!.seq} after ${last.seq}`)
   assert.ok(gap <= 3 * SEGMENT_SECONDS, `the standby continues within 3 segment durations (gap ${gap.toFixed(2)} s)`)
   assert.ok(lines.some(l => /\[relay-1\].*quiet for [\d.]+ s; following origin/.test(l)), 'the relay logs the switch')
+
+  // Timestamps go on from the primary's: both origins stamp every run, the standby's restarted one too,
+  // on the wall clock (media-timeline.ts), so the step in timestamps at the switch is the step in program
+  // time (within the two ffmpeg start-up times). The two encoders overlap (the standby's segment numbered
+  // next was cut while the primary's last was), so that step can be back by up to a segment.
+  const [primarySpan, standbySpan] = await Promise.all((await fetchSegments(relay, [last.cid, near[switchAt]!.cid])).map(videoSpan))
+  const step = ticksBetween(primarySpan!.end, standbySpan!.start) / TICKS_PER_SECOND
+  t.diagnostic(`timestamps at the switch: the standby's first frame starts ${step.toFixed(3)} s after the primary's last frame ended`)
+  assert.ok(Math.abs(step - gap) < SEGMENT_SECONDS, `timestamps step ${step.toFixed(3)} s at the switch, program time ${gap.toFixed(3)} s`)
+  assert.ok(step > -2 * SEGMENT_SECONDS, `the standby's timestamps go back ${(-step).toFixed(3)} s at the switch`)
   passed = true
 })

@@ -71,6 +71,18 @@ test('ffmpeg arguments: each AV1 rendition is an fMP4 output of its own, keyed e
   assert.throws(() => ladderArgs({ input: INPUT, renditions: [...resolveRenditions(['av1-360p', '240p'])].reverse(), segmentDuration: 1, hlsDir: '/h', runId: 1 }), /AV1 renditions must come after the H.264 ones/)
 })
 
+test('ffmpeg arguments: every output, MPEG-TS and fMP4, is shifted onto the room\'s media timeline', () => {
+  const args = ladderArgs({ input: INPUT, renditions: resolveRenditions(['240p', 'av1-360p']), segmentDuration: 1, hlsDir: '/h', runId: 2, timestampOffset: 1765000000.5 })
+  const outputs = args.flatMap((a, i) => a.endsWith('index.m3u8') ? [i] : [])
+  const offsets = args.flatMap((a, i) => a === '-output_ts_offset' ? [i] : [])
+  assert.equal(offsets.length, 2, 'one offset per output')
+  assert.ok(offsets[0]! < outputs[0]! && offsets[1]! > outputs[0]! && offsets[1]! < outputs[1]!, 'each before its own output')
+  assert.deepEqual(offsets.map(i => args[i + 1]), ['1765000000.500', '1765000000.500'])
+  assert.equal(args[args.indexOf('-hls_segment_options') + 1], 'movflags=+frag_discont', 'fMP4 carries the offset in tfdt, not an edit list')
+  assert.ok(args.indexOf('-hls_segment_options') > outputs[0]!, 'on the fMP4 output only')
+  assert.ok(!ladderArgs({ input: INPUT, renditions: resolveRenditions(['240p']), segmentDuration: 1, hlsDir: '/h', runId: 1 }).includes('-output_ts_offset'), 'no offset when none is given')
+})
+
 test('probe helpers: frame rates, the SPS codec string, a JPEG frame size; junk gives undefined', () => {
   assert.equal(parseFrameRate('30000/1001'), 29.97)
   assert.equal(parseFrameRate('25/1'), 25)

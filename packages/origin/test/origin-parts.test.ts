@@ -5,9 +5,15 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { isHivecastError } from '@hivecast/shared'
-import type { SignedEnvelope } from '@hivecast/shared'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { encodeEnvelope, isHivecastError, rawCid, signAnnouncement } from '@hivecast/shared'
+import type { SegmentAnnouncement, SignedEnvelope } from '@hivecast/shared'
+import { loadOrCreateIdentity } from '@hivecast/shared/node'
 import { InputWatch } from '../src/input-watch.ts'
+import { runTimestampOffset } from '../src/media-timeline.ts'
+import { followOtherOrigin } from '../src/other-origins.ts'
 import type { RunningSlate } from '../src/input-watch.ts'
 import type { FinishedSegment } from '../src/playlist-watcher.ts'
 import { PublishedWindow } from '../src/published-window.ts'
@@ -15,6 +21,7 @@ import { renditionInfo, resolveRenditions } from '../src/rendition-ladder.ts'
 import { SegmentDescriber } from '../src/segment-describer.ts'
 import type { ProbedVideo } from '../src/segment-probe.ts'
 import type { PublishedSegment } from '../src/segment-publisher.ts'
+import { SequenceState } from '../src/sequence-state.ts'
 
 function finished (rendition: string, index: number, finishedAt = 0): FinishedSegment {
   return { rendition, file: `/hls/${rendition}/${index}.ts`, index, duration: 1, pdt: undefined, finishedAt, last: false }
@@ -163,4 +170,49 @@ test('input watch: a slate before anything was published joins nothing', () => {
   watch.check()
   slates[0]!.push([finished('720p', 0)])
   assert.deepEqual(publishedSlate, [['720p/0', false]])
+})
+
+test('media timeline: a run starts at the wall clock, or past the newest segment announced when that is later', () => {
+  assert.equal(runTimestampOffset(1_765_000_000_123), 1_765_000_000.123)
+  assert.equal(runTimestampOffset(1_765_000_000_123, 1_765_000_005_000), 1_765_000_005)
+  assert.equal(runTimestampOffset(1_765_000_000_123, 1_764_000_000_000), 1_765_000_000.123, 'an old end does not hold the clock back')
+})
+
+test('sequence state: the newest end announced is kept with the numbers, only rises, and a damaged one is refused', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'hivecast-state-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const file = join(dir, 'state.json')
+  const state = await SequenceState.load(file, 'parts')
+  assert.equal(state.announcedEnd, 0)
+  state.noteEnd(1_765_000_001_000.4)
+  state.noteEnd(1_765_000_000_000)
+  assert.equal(state.announcedEnd, 1_765_000_001_001, 'rounded up, never lowered')
+  assert.equal(await state.take('240p'), 0)
+  assert.equal((JSON.parse(await readFile(file, 'utf8')) as { announcedEnd: number }).announcedEnd, 1_765_000_001_001, 'saved with the number taken')
+  assert.equal((await SequenceState.load(file, 'parts')).announcedEnd, 1_765_000_001_001, 'read back by a restarted origin')
+  await writeFile(file, JSON.stringify({ version: 1, room: 'parts', renditions: {}, announcedEnd: 'soon' }))
+  await assert.rejects(SequenceState.load(file, 'parts'), /damaged \(bad announcedEnd\)/)
+  await writeFile(file, JSON.stringify({ version: 1, room: 'parts', renditions: { '240p': { nextSeq: 3 } } }))
+  assert.equal((await SequenceState.load(file, 'parts')).announcedEnd, 0, 'a file from before timestamps were kept')
+})
+
+test('other origins: their segments raise our numbers and the end our timestamps start past, unless their clock is far ahead', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'hivecast-other-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const other = await loadOrCreateIdentity(join(dir, 'other'))
+  const state = await SequenceState.load(join(dir, 'state.json'), 'parts')
+  const options = { room: 'parts', topic: 'parts', roomKeys: [other.id], renditions: ['240p'], state, log: () => {} }
+  const heard = async (seq: number, pdt: number): Promise<void> => {
+    const rendition = renditionInfo(resolveRenditions(['240p'])[0]!, 30)
+    const cid = (await rawCid(new Uint8Array([seq]))).toString()
+    const announcement: SegmentAnnouncement = { kind: 'segment', room: 'parts', rendition, seq, cid, size: 1000, duration: 1, pdt, discontinuity: false, end: false }
+    await followOtherOrigin(encodeEnvelope(await signAnnouncement(announcement, other.privateKey, other.id)), options)
+  }
+  const now = Date.now()
+  await heard(7, now - 1000)
+  assert.equal(state.announcedEnd, now, 'program time plus duration')
+  assert.equal(await state.take('240p'), 8)
+  await heard(9, now + 3_600_000)
+  assert.equal(state.announcedEnd, now, 'an end an hour ahead of our clock is not followed')
+  assert.equal(await state.take('240p'), 10, 'its number still is')
 })
