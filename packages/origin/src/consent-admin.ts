@@ -2,7 +2,8 @@
  * The organisers' last-minute opt-out: `POST /admin/opt-out` on the origin's HTTP endpoint with
  * `Authorization: Bearer <token>` marks a talk of the schedule (`{ "talk": "<id>" }`) or a time range
  * (`{ "from": "<ISO time>", "to": "<ISO time>", "title": "…" }`) as opted out; `GET /admin/opt-outs`
- * lists them. Recordings made after it leave those segments out. The token comes from a file
+ * lists them. Recordings made after it leave those segments out, and those already announced with
+ * part of it are withdrawn from the relays (a signed `withdrawal`). The token comes from a file
  * (`--admin-token-file`), never the command line, and is compared in constant time. The routes are not
  * CORS-open: a web page has no business calling them.
  */
@@ -10,7 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { InvalidConfigError, MissingResourceError, errorMessage } from '@hivecast/shared'
-import type { Logger } from '@hivecast/shared'
+import type { Logger, Talk } from '@hivecast/shared'
 import type { OptOutRequest, RecordingConsent } from './recording-consent.ts'
 
 const MIN_TOKEN = 16
@@ -44,7 +45,7 @@ function send (res: ServerResponse, status: number, body: unknown, headers: Reco
  * The admin routes as a handler for the status server: answers and returns true for `/admin/…`,
  * returns false for anything else.
  */
-export function consentAdmin (options: { token: string, consent: RecordingConsent, log: Logger }): (req: IncomingMessage, res: ServerResponse, path: string) => boolean {
+export function consentAdmin (options: { token: string, consent: RecordingConsent, log: Logger, onOptOut?: (talk: Talk) => Promise<string[]> }): (req: IncomingMessage, res: ServerResponse, path: string) => boolean {
   const expected = digest(options.token)
   return (req, res, path) => {
     if (!path.startsWith('/admin/')) return false
@@ -81,8 +82,10 @@ export function consentAdmin (options: { token: string, consent: RecordingConsen
       if (typeof request === 'string') { send(res, 400, { error: request }); return }
       const result = await options.consent.optOut(request)
       if (typeof result === 'string') { send(res, 404, { error: result }); return }
-      options.log.warn(`admin: opted out "${result.title}" (${new Date(result.start).toISOString()} to ${new Date(result.end).toISOString()}): later recordings leave it out`)
-      send(res, 200, { optOut: result })
+      // Recordings already announced with part of it are withdrawn from the relays.
+      const withdrawn = await options.onOptOut?.(result) ?? []
+      options.log.warn(`admin: opted out "${result.title}" (${new Date(result.start).toISOString()} to ${new Date(result.end).toISOString()}): later recordings leave it out${withdrawn.length === 0 ? '' : `; ${withdrawn.length} recordings already announced are withdrawn`}`)
+      send(res, 200, { optOut: result, withdrawn })
     }, (err: Error) => {
       send(res, 413, { error: err.message })
     }).catch((err: unknown) => {

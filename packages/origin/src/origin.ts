@@ -343,7 +343,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       if (age > HEALTHY_WITHIN_MS) return { ok: false, reason: `no segment published for ${(age / 1000).toFixed(1)} s: waiting for signal from ${describeInput(input)}` }
       return { ok: true }
     }
-    const routes = consent === undefined || adminToken === undefined ? undefined : consentAdmin({ token: adminToken, consent, log: log.child('admin') })
+    const routes = consent === undefined || adminToken === undefined ? undefined : consentAdmin({ token: adminToken, consent, log: log.child('admin'), onOptOut: async talk => await recorder.withdraw(talk.start, talk.end) })
     server = await startStatusServer({ ...httpAddress, status, health, metrics: () => metrics.text(), ...(routes === undefined ? {} : { routes }) })
     supervisor.start()
 

@@ -33,8 +33,8 @@ import type { UnixFS } from '@helia/unixfs'
 import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { encodeEnvelope, isSegmentCid, notRecordedReason, parseAnnouncement, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, signAnnouncement } from '@hivecast/shared'
-import type { PlaylistEntry, RecordingAnnouncement, RenditionInfo, SegmentAnnouncement, SignedEnvelope, Talk } from '@hivecast/shared'
+import { MAX_WITHDRAWN_RECORDINGS, encodeEnvelope, isSegmentCid, notRecordedReason, parseAnnouncement, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, signAnnouncement } from '@hivecast/shared'
+import type { PlaylistEntry, RecordingAnnouncement, WithdrawalAnnouncement, RenditionInfo, SegmentAnnouncement, SignedEnvelope, Talk } from '@hivecast/shared'
 import type { Identity, P2PNode } from '@hivecast/shared/node'
 
 /** One journal line: what a segment announcement said, minus the room-wide fields. */
@@ -111,6 +111,8 @@ export class SessionRecorder {
   /** Per rendition, by seq: a restarted origin may journal a seq again only if a crash hit between. */
   readonly #segments = new Map<string, Map<number, RecordedSegment>>()
   readonly #published: RecordingStatus[] = []
+  /** Every recording this process announced of the open session (interim ones stay pinned on relays too). */
+  #announced: Array<{ cid: string, started: number, ended: number }> = []
   /** Segments left out (`<rendition>/<seq>`) and the talk that keeps each out; they stay out. */
   readonly #withheld = new Map<string, string>()
   readonly #withheldTalks = new Map<string, WithheldTalk>()
@@ -297,12 +299,33 @@ export class SessionRecorder {
       log(`recordings: announcing ${dir.toString()} failed: ${(err as Error).message}`)
     }
     const status: RecordingStatus = { session: this.session, cid: announcement.cid, started: announcement.started, ended: announcement.ended, duration: announcement.duration, segments: announcement.segments, final, publishedAt: Date.now() }
+    this.#announced.push({ cid: announcement.cid, started: announcement.started, ended: announcement.ended })
     const earlier = this.#published.findIndex(r => r.session === this.session)
     if (earlier >= 0) this.#published.splice(earlier, 1)
     this.#published.push(status)
     log(`recordings: ${final ? 'final' : 'interim'} recording of session ${this.session}: ${announcement.cid} (${announcement.segments} segments, ${announcement.duration} s)`)
     if (final) await this.#close()
     return status
+  }
+
+  /**
+   * Consent withdrawn for the program time [from, to) after recordings holding part of it went out:
+   * announces a signed withdrawal naming them (relays unlist and unpin them and delete the range's
+   * segments), then a recording without the range. Returns the recordings named.
+   */
+  async withdraw (from: number, to: number): Promise<string[]> {
+    const named = this.#announced.filter(r => r.started < to && r.ended > from).slice(-MAX_WITHDRAWN_RECORDINGS).map(r => r.cid)
+    if (named.length === 0) return []
+    const { node, identity, room, topic, log } = this.#options
+    const withdrawal: WithdrawalAnnouncement = { kind: 'withdrawal', room, session: this.session, from, to, recordings: named, at: Date.now() }
+    try {
+      await node.libp2p.services.pubsub.publish(topic, encodeEnvelope(await signAnnouncement(withdrawal, identity.privateKey, identity.id)))
+      log(`recordings: consent withdrawn for ${new Date(from).toISOString()} to ${new Date(to).toISOString()}: ${named.length} recordings withdrawn from the relays`)
+    } catch (err) {
+      log(`recordings: announcing the withdrawal of ${named.join(', ')} failed: ${(err as Error).message}`)
+    }
+    await this.snapshot(false)
+    return named
   }
 
   /** Writes a plain UnixFS directory node linking `entries`; returns its CID and Tsize. */

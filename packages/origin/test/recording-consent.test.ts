@@ -7,6 +7,8 @@
  * in a zone far from UTC and no `<date>`, so a reader that ignores `time_zone_name` cuts the wrong
  * segments; the other is pretalx's schedule.json served over HTTP on 127.0.0.1. A third origin has no
  * schedule: an organiser opts a time range out through the authenticated admin endpoint while it runs.
+ * A fourth opts out a range an interim recording already holds: the origin announces a signed
+ * withdrawal of that recording (relays act on it: packages/relay/test/recordings.test.ts).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -17,6 +19,8 @@ import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { CID } from 'multiformats/cid'
 import { eventually, listenOnLoopback } from '@hivecast/devnet'
+import { roomTopic, verifyRoomMessage } from '@hivecast/shared'
+import type { WithdrawalAnnouncement } from '@hivecast/shared'
 import { createP2PNode, loadOrCreateIdentity } from '@hivecast/shared/node'
 import { startOrigin } from '../src/index.ts'
 import type { Origin, OriginOptions } from '../src/index.ts'
@@ -277,5 +281,55 @@ test('a last-minute opt-out through the admin endpoint keeps its range out of th
   assert.deepEqual([...linked].sort((a, b) => a - b), outside)
   assert.deepEqual(withheld.map(w => [w.title, w.segments]), [['Changed their mind', during.length]])
   assert.ok(logs.every(line => !line.includes(token)), 'the token is never logged')
+  passed = true
+})
+
+test('an opt-out of a range an announced recording already holds withdraws that recording, signed by the room key', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'hivecast-consent-withdraw-'))
+  const logs: string[] = []
+  let passed = false
+  const stops: Array<() => Promise<void>> = []
+  t.after(async () => {
+    for (const stop of stops) await stop()
+    await rm(dir, { recursive: true, force: true })
+    if (!passed) t.diagnostic(`log:\n${logs.join('\n')}`)
+  })
+  const token = 'another-long-random-admin-token-0123456789'
+  const tokenFile = join(dir, 'admin-token')
+  await writeFile(tokenFile, `${token}\n`, { mode: 0o600 })
+  const now = Math.floor(Date.now() / 1000) * 1000
+  const range = { start: now + 2_000, end: now + 5_000 }
+  const heard: WithdrawalAnnouncement[] = []
+  let covering: { cid: string, session: string } | undefined
+  const { journal, linked } = await recordSession(dir, { adminTokenFile: tokenFile }, range.end + 8_000, logs, async origin => {
+    // A peer of the room, as a relay is, hears what the origin announces.
+    const peerDir = join(dir, 'peer')
+    const peer = await createP2PNode({ identity: await loadOrCreateIdentity(peerDir), dataDir: peerDir, listen: ['/ip4/127.0.0.1/tcp/0'], peers: [origin.multiaddrs[0]!] })
+    stops.push(async () => { await peer.stop() })
+    peer.libp2p.services.pubsub.addEventListener('message', event => {
+      if (event.detail.topic !== roomTopic(ROOM)) return
+      void verifyRoomMessage(event.detail.data, [origin.key]).then(result => {
+        if (result.ok && result.value.announcement.kind === 'withdrawal') heard.push(result.value.announcement)
+      })
+    })
+    peer.libp2p.services.pubsub.subscribe(roomTopic(ROOM))
+    const recording = await eventually('an interim recording holding the range', () => origin.status().recording.recordings.find(r => r.ended >= range.end), 45_000, 250)
+    covering = { cid: recording.cid, session: recording.session }
+    const res = await fetch(new URL('admin/opt-out', origin.url), {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ from: new Date(range.start).toISOString(), to: new Date(range.end).toISOString(), title: 'Withdrawn afterwards' })
+    })
+    assert.equal(res.status, 200, await res.clone().text())
+    const answer = await res.json() as { withdrawn: string[] }
+    assert.ok(answer.withdrawn.includes(recording.cid), `the recording holding the range is withdrawn: ${JSON.stringify(answer)}`)
+    await eventually('the signed withdrawal on the room topic', () => heard.find(w => w.recordings.includes(recording.cid)), 15_000, 100)
+  })
+  const withdrawal = heard.find(w => w.recordings.includes(covering!.cid))!
+  assert.deepEqual({ session: withdrawal.session, from: withdrawal.from, to: withdrawal.to }, { session: covering!.session, from: range.start, to: range.end })
+  const { during, outside } = splitAt(journal, range.start, range.end)
+  assert.ok(during.length >= 2)
+  for (const seq of during) assert.ok(!linked.has(seq), `segment ${seq} of the withdrawn range is not in the final recording`)
+  assert.deepEqual([...linked].sort((a, b) => a - b), outside)
   passed = true
 })
