@@ -8,7 +8,7 @@ import { summarize } from './stats.ts'
 import type { Summary } from './stats.ts'
 
 interface OriginStatus {
-  recent: Array<{ rendition: string, seq: number, cid: string, finishedAt: number, publishedAt: number }>
+  recent: Array<{ rendition: string, seq: number, cid: string, size: number, finishedAt: number, publishedAt: number }>
 }
 interface RelayWindow {
   renditions: Record<string, Array<{ envelope: { payload: string }, storedAt: number }>>
@@ -18,6 +18,10 @@ export interface PublishLatencyResult {
   segments: number
   relays: number
   renditions: string
+  /** Whether the origin and relays pushed segments down the tree (else relays fetched them by turns). */
+  push: boolean
+  /** Bytes the origin sent over libp2p per byte of the measured segments. */
+  originUploadPerStreamByte: number
   /** ffmpeg finished -> stored on every relay, ms. */
   endToEnd: Summary
   /** ffmpeg finished -> announced by the origin (read, hash, store, sign, publish), ms. */
@@ -30,13 +34,20 @@ async function json<T> (url: string): Promise<T> {
   return await res.json() as T
 }
 
-export async function measurePublishLatency (options: { segments: number, relays: number, renditions: string }): Promise<PublishLatencyResult> {
-  const devnet = await startDevnet({ relays: options.relays, renditions: options.renditions, log: null })
+/**
+ * `warmupSeconds`: run this long before measuring, so relays have found each other in the directory
+ * (the tree is built from it) as they have in a running conference.
+ */
+export async function measurePublishLatency (options: { segments: number, relays: number, renditions: string, push?: boolean, warmupSeconds?: number }): Promise<PublishLatencyResult> {
+  const push = options.push ?? true
+  const devnet = await startDevnet({ relays: options.relays, renditions: options.renditions, push, countOriginUpload: true, log: null })
   try {
-    const finished = new Map<string, { finishedAt: number, publishedAt: number }>()
+    const finished = new Map<string, { size: number, finishedAt: number, publishedAt: number }>()
     const stored = new Map<string, number[]>()
+    await new Promise(resolve => setTimeout(resolve, (options.warmupSeconds ?? 0) * 1000))
     // Segments finished before every relay was up reach them by catch-up, not by the live path.
     const liveFrom = Date.now()
+    const upload0 = devnet.originUpload!.downstreamBytes
     const complete = (): string[] => [...finished.keys()].filter(key =>
       finished.get(key)!.finishedAt >= liveFrom && stored.get(key)?.filter(t => t !== undefined).length === options.relays)
     const deadline = Date.now() + options.segments * 4000 + 30_000
@@ -57,11 +68,15 @@ export async function measurePublishLatency (options: { segments: number, relays
       }
       await new Promise(resolve => setTimeout(resolve, 500))
     }
+    const upload = devnet.originUpload!.downstreamBytes - upload0
+    const streamBytes = [...finished.values()].filter(s => s.publishedAt >= liveFrom).reduce((n, s) => n + s.size, 0)
     const keys = complete().sort((a, b) => finished.get(a)!.finishedAt - finished.get(b)!.finishedAt).slice(0, options.segments)
     return {
       segments: keys.length,
       relays: options.relays,
       renditions: options.renditions,
+      push,
+      originUploadPerStreamByte: upload / streamBytes,
       endToEnd: summarize(keys.map(key => Math.max(...stored.get(key)!) - finished.get(key)!.finishedAt)),
       originPublish: summarize(keys.map(key => finished.get(key)!.publishedAt - finished.get(key)!.finishedAt))
     }

@@ -30,6 +30,9 @@ const quick = values.quick
 
 console.log('publish latency: origin + 2 relays, ladder 720p,360p…')
 const publish = await measurePublishLatency({ segments: quick ? 5 : 30, relays: 2, renditions: '720p,360p' })
+console.log('segment push vs turn-taking: origin + 4 relays, ladder 720p,360p, each way…')
+const pushed = await measurePublishLatency({ segments: quick ? 5 : 30, relays: 4, renditions: '720p,360p', push: true, warmupSeconds: quick ? 5 : 20 })
+const byTurns = await measurePublishLatency({ segments: quick ? 5 : 30, relays: 4, renditions: '720p,360p', push: false, warmupSeconds: quick ? 5 : 20 })
 console.log('listing lag: 2 archiving relays, an interim recording every 5 s, a client polling their playlists…')
 const listing = await measureListingLag({ relays: 2, seconds: quick ? 15 : 90, recordingInterval: 5 })
 console.log('relay HTTP throughput vs nginx (wrk)…')
@@ -59,6 +62,10 @@ const table = [
   '|---|---|---|---|---|',
   `| publish latency, ms: ffmpeg finished -> stored on every relay (${publish.relays} relays, ${publish.renditions}) | ${ms(publish.endToEnd)} |`,
   `| of which origin, ms: ffmpeg finished -> announced | ${ms(publish.originPublish)} |`,
+  `| segment push, ms: ffmpeg finished -> stored on every relay (${pushed.relays} relays, ${pushed.renditions}, after warm-up) | ${ms(pushed.endToEnd)} |`,
+  `| the same, relays fetching by turns (--push-fanout 0) | ${ms(byTurns.endToEnd)} |`,
+  `| origin upload / stream bytes over libp2p, segment push (${pushed.relays} relays, no viewers) | ${pushed.originUploadPerStreamByte.toFixed(2)} | – | – | 1 |`,
+  `| the same, relays fetching by turns | ${byTurns.originUploadPerStreamByte.toFixed(2)} | – | – | 1 |`,
   `| listing lag, ms: origin announced -> listed in a relay's playlist (${listing.relays} relays pinning an interim recording every ${listing.recordingInterval} s, ${listing.seconds} s) | ${ms(listing.lagMs)} |`,
   ...(listing.pinBlocks === undefined || listing.pinMs === undefined
     ? ['| interim recording pin | none finished in the run | – | – | 0 |']
@@ -82,7 +89,7 @@ const table = [
 ].join('\n')
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`
-const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, listingLag: listing, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, peerShare, bundles, p2pChunk }
+const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, segmentPush: { pushed, byTurns }, listingLag: listing, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, peerShare, bundles, p2pChunk }
 await mkdir(new URL('../results/', import.meta.url), { recursive: true })
 await writeFile(new URL('../results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
 await writeFile(new URL('../results/latest.md', import.meta.url), `# Hivecast benchmarks\n\n${results.date}, ${machine}${quick ? ', quick run (numbers not meaningful)' : ''}\n\n${table}\n`)

@@ -47,6 +47,8 @@ export interface DevnetOptions {
    * it numbers its segments after the primary's.
    */
   standby?: boolean
+  /** The segment push between origin and relays; false: `--push-fanout 0` everywhere (relays fetch). Default on. */
+  push?: boolean
   /** Where the processes' lines go; null silences them. */
   log?: ((line: string) => void) | null
 }
@@ -128,6 +130,7 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
     if (options.recordingInterval !== undefined) args.push('--recording-interval', String(options.recordingInterval))
     // A restarted primary numbers after the standby that took over meanwhile.
     if (standby !== undefined) args.push('--room-key', standby.key)
+    if (options.push === false) args.push('--push-fanout', '0')
     const process = await startService({ name: 'origin', script: ORIGIN_CLI, args, ready: readyFile(ready), log: options.log })
     started.push(process)
     const handle = originHandle(process)
@@ -153,6 +156,7 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
     if (index > 0 && firstRelay !== undefined) args.push('--peer', firstRelay)
     if (options.archive === true) args.push('--archive')
     if (standby !== undefined) args.push('--origin', standby.multiaddr)
+    if (options.push === false) args.push('--push-fanout', '0')
     const url = `http://${host}:${http}`
     const process = await startService({ name: `relay-${index + 1}`, script: RELAY_CLI, args, ready: relayStatus(url), log: options.log })
     started.push(process)

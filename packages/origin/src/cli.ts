@@ -12,7 +12,7 @@ import { startOrigin } from './origin.ts'
 import type { Origin } from './origin.ts'
 import {
   DEFAULT_HTTP, DEFAULT_LISTEN, DEFAULT_RECORDING_INTERVAL, DEFAULT_SEGMENT_DURATION, DEFAULT_THUMBNAIL_INTERVAL, ORIGIN_FLAGS,
-  assertPeerId, flagsHelp, parseArgsFlags
+  assertPeerId, assertPushFanout, flagsHelp, parseArgsFlags
 } from './origin-options.ts'
 import { DEFAULT_RENDITIONS, resolveRenditions } from './rendition-ladder.ts'
 import { loadRoomConfig, pickRoom } from './room-config.ts'
@@ -89,6 +89,7 @@ interface Settings {
   schedule: string | undefined
   adminTokenFile: string | undefined
   readyFile: string | undefined
+  pushFanout: number | undefined
   logLevel: LogLevel | undefined
 }
 
@@ -168,6 +169,8 @@ async function parseCommandLine (): Promise<Settings> {
   const http = text(values, 'http') ?? config?.http ?? DEFAULT_HTTP
   const roomKeys = list(values, 'room-key') ?? config?.roomKeys ?? []
   const logLevelFlag = text(values, 'log-level')
+  const pushFanoutFlag = text(values, 'push-fanout')
+  let pushFanout: number | undefined
   const schedule = text(values, 'schedule') ?? config?.schedule
   let input = config?.input ?? { kind: 'test-pattern' }
   const secrets = secretsFromEnvironment()
@@ -186,6 +189,7 @@ async function parseCommandLine (): Promise<Settings> {
     for (const key of roomKeys) assertPeerId(key)
     if (schedule !== undefined) assertScheduleSource(schedule)
     if (logLevelFlag !== undefined) logLevel = parseLogLevel(logLevelFlag, '--log-level')
+    if (pushFanoutFlag !== undefined) pushFanout = assertPushFanout(pushFanoutFlag.trim() === '' ? NaN : Number(pushFanoutFlag))
   } catch (err) {
     return usageError(errorMessage(err))
   }
@@ -212,6 +216,7 @@ async function parseCommandLine (): Promise<Settings> {
     schedule,
     adminTokenFile: text(values, 'admin-token-file'),
     readyFile: text(values, 'ready-file'),
+    pushFanout,
     logLevel
   }
 }
@@ -242,6 +247,7 @@ try {
     slate: args.slate,
     schedule: args.schedule,
     adminTokenFile: args.adminTokenFile,
+    ...(args.pushFanout === undefined ? {} : { pushFanout: args.pushFanout }),
     logLevel: log.level
   })
   if (args.readyFile !== undefined) {

@@ -49,6 +49,12 @@ export interface OriginOptions {
    * organisers opt a talk or a time range out of later recordings. Default: no admin endpoint.
    */
   adminTokenFile?: string
+  /**
+   * Relays each announced segment is offered to at once (the segment push); they pass it on to the
+   * others, so the origin's uplink carries about this many copies. 0 to 4; 0: relays fetch every
+   * segment themselves. Default 1.
+   */
+  pushFanout?: number
   /** What to encode. Default: the test pattern. */
   input?: StreamInput
   /** Lowest level logged. Default: `LOG_LEVEL`, else info. */
@@ -88,6 +94,12 @@ export function assertPeerId (value: string): string {
 /** Checks the interim recording interval: 1 s to 1 day. */
 export function assertRecordingInterval (value: number): number {
   if (!Number.isFinite(value) || value < 1 || value > 86_400) throw new InvalidOptionError(`invalid recording interval ${value}: use seconds between 1 and 86400, e.g. 600`)
+  return value
+}
+
+/** Checks the origin's push fan-out: a whole number of relays, 0 to 4. */
+export function assertPushFanout (value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 4) throw new InvalidOptionError(`invalid push fan-out ${value}: give the number of relays the origin sends each segment to, 0 to 4 (default 1; 0: relays fetch it)`)
   return value
 }
 
@@ -203,6 +215,13 @@ for a last-minute opt-out: recordings made after it leave that range out
     help: `once the origin serves, write there (atomically) a JSON document with its
 status URL, room key, libp2p addresses and input listen addresses, for
 supervisors and scripts (instead of reading the log)`
+  },
+  {
+    name: 'push-fanout',
+    value: '<relays>',
+    help: `relays each segment is sent to as soon as it is announced (default 1); they
+pass it on to the other relays in a tree, so the uplink carries about this
+many copies whatever the number of relays. 0 to 4; 0: relays fetch segments`
   },
   { name: 'log-level', value: '<level>', help: 'error, warn, info or debug (default: LOG_LEVEL, else info)' },
   { name: 'help', short: 'h', help: 'show this help' },

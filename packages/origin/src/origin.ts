@@ -7,7 +7,8 @@ import { constants } from 'node:fs'
 import { access, chmod, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { InvalidOptionError, MissingResourceError, assertRoomSlug, errorMessage, logger, parseHostPort, roomTopic } from '@hivecast/shared'
-import { createP2PNode, loadOrCreateIdentity, serveWindow } from '@hivecast/shared/node'
+import { createP2PNode, loadOrCreateIdentity, ORIGIN_PUSH_FANOUT, serveWindow } from '@hivecast/shared/node'
+import { CID } from 'multiformats/cid'
 import type { RenditionInfo } from '@hivecast/shared'
 import type { P2PNode } from '@hivecast/shared/node'
 import { describeFfmpeg, locateFfmpeg, locateFfprobe } from './ffmpeg-binary.ts'
@@ -35,13 +36,15 @@ import { consentAdmin, loadAdminToken } from './consent-admin.ts'
 import { startStatusServer } from './status-server.ts'
 import type { Health, StatusServer } from './status-server.ts'
 import { OriginMetrics } from './origin-metrics.ts'
+import { SegmentPusher } from './segment-pusher.ts'
+import type { PushCounts } from './segment-pusher.ts'
 import { RtmpGate } from './rtmp-gate.ts'
 import { inputSecrets, secretRedactor } from './input-secrets.ts'
 import { assertStreamInput, describeInput, findFont, inputListenAddresses, isListening, prepareInput } from './stream-input.ts'
 import type { StreamInput } from './stream-input.ts'
 import {
   DEFAULT_HTTP, DEFAULT_LISTEN, DEFAULT_RECORDING_INTERVAL, DEFAULT_SEGMENT_DURATION, DEFAULT_THUMBNAIL_INTERVAL, TEST_PATTERN_FRAME_RATE,
-  assertPeerId, assertRecordingInterval, assertSegmentDuration, assertThumbnailInterval
+  assertPeerId, assertPushFanout, assertRecordingInterval, assertSegmentDuration, assertThumbnailInterval
 } from './origin-options.ts'
 import type { OriginOptions } from './origin-options.ts'
 
@@ -84,6 +87,8 @@ export interface OriginStatus {
   recording: { session: string, recordings: RecordingStatus[], withheld: WithheldTalk[] }
   /** The schedule that decides what is recorded, or null without --schedule. */
   schedule: ScheduleStatus | null
+  /** The segment push: offers to first-hop relays, taken, and failed. */
+  push: PushCounts
 }
 
 export interface Origin {
@@ -121,6 +126,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
   const presets = resolveRenditions(options.renditions ?? [...DEFAULT_RENDITIONS])
   const segmentDuration = assertSegmentDuration(options.segmentDuration ?? DEFAULT_SEGMENT_DURATION)
   const recordingInterval = assertRecordingInterval(options.recordingInterval ?? DEFAULT_RECORDING_INTERVAL)
+  const pushFanout = assertPushFanout(options.pushFanout ?? ORIGIN_PUSH_FANOUT)
   const httpAddress = parseHostPort(options.http ?? DEFAULT_HTTP)
   const dataDir = resolve(options.dataDir)
   const hlsDir = join(dataDir, 'hls')
@@ -199,6 +205,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
 
     const describer = new SegmentDescriber({ presets, probe: ffprobe === undefined ? undefined : async (bytes, init) => await probeSegment(ffprobe, bytes, init), log: log.child('describer').info })
 
+    const pusher = new SegmentPusher(p2p, { topic, roomKeys, fanout: pushFanout, log: log.child('segment-push').debug })
     const publisher = new SegmentPublisher({
       node: p2p,
       identity,
@@ -213,6 +220,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
         // The smallest rendition: its first frame is the cheapest to decode into a thumbnail.
         if (segment.rendition === thumbnailRendition) thumbnails?.offer(bytes)
         published.add(segment, envelope)
+        pusher.offer(CID.parse(segment.cid), bytes)
         metrics.published(segment.rendition, segment.size, segment.finishedAt, segment.publishedAt)
       }
     })
@@ -332,7 +340,8 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       dropped: dropped(),
       recent: published.recent(),
       recording: { session: recorder.session, recordings: recorder.recordings(), withheld: recorder.withheld() },
-      schedule: consent?.status() ?? null
+      schedule: consent?.status() ?? null,
+      push: { ...pusher.counts }
     })
     const health = (): Health => {
       if (!supervisor.running) return { ok: false, reason: `ffmpeg is not running${supervisor.lastExit === undefined ? '' : ` (it ${supervisor.lastExit})`}` }

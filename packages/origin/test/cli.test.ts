@@ -34,6 +34,7 @@ for (const [why, args, message] of [
   ['a bad --segment-duration', ['--room', 'a', '--segment-duration', 'x'], /--segment-duration must be a number/],
   ['a --thumbnail-interval out of range', ['--room', 'a', '--thumbnail-interval', '0.5'], /invalid thumbnail interval 0\.5/],
   ['a bad --log-level', ['--room', 'a', '--log-level', 'loud'], /--log-level "loud" is not a log level: use one of error, warn, info, debug/],
+  ['a bad --push-fanout', ['--room', 'a', '--push-fanout', '9'], /invalid push fan-out 9: give the number of relays/],
   ['a bad --input', ['--room', 'a', '--input', 'rtmp://0.0.0.0:1935/live/short'], /not a usable stream key/],
   ['a missing --config file', ['--config', '/nonexistent/rooms.yaml'], /cannot read --config \/nonexistent\/rooms\.yaml/]
 ] as const) {
@@ -85,6 +86,7 @@ test('every flag of the option table is accepted', async () => {
     schedule: 'schedule.xml',
     'admin-token-file': 'admin-token',
     'ready-file': join(dir, 'ready.json'),
+    'push-fanout': '1',
     'log-level': 'debug'
   }
   try {

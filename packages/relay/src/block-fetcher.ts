@@ -1,14 +1,16 @@
 /**
- * How the relay fetches a segment's block. Bitswap asks every connected peer at once, so relays that
- * all hold a connection to the origin would each get every segment from it. Instead the relays linked to
- * the origin take turns: for each CID they rank themselves the same way (a hash of CID and peer id), the
- * first asks everyone at once (the origin included), and each other one waits its slot, asks only its
- * relay peers, and goes to everyone only if none of them has the block within a few seconds. So the origin
- * sends each segment about once, and which relay takes it from the origin changes from CID to CID.
+ * How the relay fetches a segment's block. Relays linked to the origin form a tree per CID (the
+ * segment push, see `segment-pushes.ts`): the origin offers the block to the first relay of the CID's
+ * order, and each relay to the ones below it, so the origin sends each segment about once. A relay in
+ * the tree first waits for its parent's offer; without one (a parent gone, an older origin), it falls
+ * back to taking turns over bitswap: the first in the order asks everyone at once (the origin
+ * included), each other one asks only its relay peers, and goes to everyone only if none of them has
+ * the block within a few seconds. A pushed block ends the fetch whenever it arrives.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { getBlock } from '@hivecast/shared/node'
+import { getBlock, pushDepth, pushOrder } from '@hivecast/shared/node'
 import type { P2PNode } from '@hivecast/shared/node'
+import type { SegmentPushes } from './segment-pushes.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 
@@ -28,6 +30,12 @@ const PEERS_TIMEOUT_MS = 1_000
 const PEERS_BUDGET_MS = 2_500
 /** How long one bitswap want may go unanswered before it is asked again. */
 const WANT_RETRY_MS = 2_000
+/**
+ * How long a relay waits for its parent's offer per hop between it and the origin: a parent offers a
+ * block once it holds it, so a relay two hops down waits twice as long. An offer only has to start
+ * within this; its bytes then get the push's own timeout.
+ */
+export const PUSH_HOP_MS = 400
 
 export type BlockFetcher = (cid: CID, signal: AbortSignal) => Promise<Uint8Array>
 
@@ -43,32 +51,29 @@ async function wait (ms: number, signal: AbortSignal): Promise<void> {
   await sleep(ms, undefined, { signal }).catch(() => {})
 }
 
-/** FNV-1a over the text: cheap, and the same on every relay. */
-function hash (text: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0
-  return h
-}
-
 /** This relay's turn for `cid` among the origin-linked relays: 0 goes to the origin first. */
 export function rank (cid: string, self: string, originLinked: readonly string[]): number {
   if (!originLinked.includes(self)) return 0
-  const order = [...originLinked].sort((a, b) => hash(cid + a) - hash(cid + b) || a.localeCompare(b))
-  return order.indexOf(self)
+  return pushOrder(cid, originLinked).indexOf(self)
 }
 
-export function createBlockFetcher (node: P2PNode, relayPeers: () => RelayPeers): BlockFetcher {
+/**
+ * The block fetcher. With `pushes`, a relay in the tree waits for its parent's offer before it asks
+ * anyone, and every block it gets is offered on to its children.
+ */
+export function createBlockFetcher (node: P2PNode, relayPeers: () => RelayPeers, pushes?: SegmentPushes): BlockFetcher {
   const self = node.libp2p.peerId.toString()
   /** Moving average of this relay's own first-turn fetches, ms: what a peer's first turn takes too. */
   let firstTurnMs = SLOT_MS
-  return async (cid, signal) => {
-    const turn = rank(cid.toString(), self, relayPeers().originLinked)
+  const byTurn = async (cid: CID, turn: number, waited: boolean, signal: AbortSignal): Promise<Uint8Array> => {
     if (turn > 0) {
       // Announcements reach relays at different moments, and a busy relay fetches slowly: keep asking
-      // relay peers for a while rather than going to the origin at the first "don't have".
+      // relay peers for a while rather than going to the origin at the first "don't have". A relay
+      // that already waited for its parent's offer has waited its turn.
       const slot = Math.min(MAX_SLOT_MS, Math.max(SLOT_MS, Math.round(firstTurnMs * 2)))
-      const deadline = Date.now() + turn * slot + PEERS_BUDGET_MS
-      await wait(turn * slot, signal)
+      const turnWait = waited ? 0 : turn * slot
+      const deadline = Date.now() + turnWait + PEERS_BUDGET_MS
+      await wait(turnWait, signal)
       while (!signal.aborted && Date.now() < deadline) {
         const { providers } = relayPeers()
         if (providers.length === 0) break
@@ -94,4 +99,56 @@ export function createBlockFetcher (node: P2PNode, relayPeers: () => RelayPeers)
       }
     }
   }
+  const fetchOnce = async (cid: CID, signal: AbortSignal): Promise<Uint8Array> => {
+    const { originLinked } = relayPeers()
+    const turn = rank(cid.toString(), self, originLinked)
+    if (pushes === undefined) return await byTurn(cid, turn, false, signal)
+    const push = pushes.expect(cid)
+    try {
+      const inTree = originLinked.includes(self)
+      const pushed = inTree ? await push.within(pushDepth(turn) * PUSH_HOP_MS, signal) : undefined
+      const bytes = pushed ?? await raceFetch(push.block, async fetchSignal => await byTurn(cid, turn, inTree, fetchSignal), signal)
+      pushes.forward(cid, bytes, self, relayPeers().originLinked)
+      return bytes
+    } finally {
+      push.release()
+    }
+  }
+  // Segments of one origin run share their init section: fetch a block once however many wait for it
+  // (concurrent bitswap wants for one CID were seen to hold the later ones back by about a second).
+  const inFlight = new Map<string, Promise<Uint8Array>>()
+  return async (cid, signal) => {
+    const key = cid.toString()
+    const running = inFlight.get(key)
+    if (running !== undefined) return await untilAborted(running, signal)
+    const fetching = fetchOnce(cid, signal).finally(() => { inFlight.delete(key) })
+    inFlight.set(key, fetching)
+    return await fetching
+  }
+}
+
+/** `promise`, or a rejection once `signal` aborts (the promise itself goes on for its own caller). */
+async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  return await new Promise<T>((resolve, reject) => {
+    const abort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', abort, { once: true })
+    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', abort) })
+  })
+}
+
+/**
+ * Whichever comes first: a pushed block, or the fetch. The fetch is aborted only when the push won:
+ * aborting a finished want would cancel it for the other fetches of the same block (an init section
+ * wanted by several segments at once).
+ */
+async function raceFetch (pushed: Promise<Uint8Array>, fetch: (signal: AbortSignal) => Promise<Uint8Array>, signal: AbortSignal): Promise<Uint8Array> {
+  const lost = new AbortController()
+  return await Promise.race([
+    pushed.then(bytes => {
+      lost.abort()
+      return bytes
+    }),
+    fetch(AbortSignal.any([signal, lost.signal]))
+  ])
 }

@@ -12,7 +12,7 @@ import { roomOf, serveRecordingPlaylist, servePlaylist, serveWindow } from './hl
 import { HttpResponder } from './http-response.ts'
 import { RequestLimiter } from './request-limiter.ts'
 import { serveBlock, servePathCar, serveRecordingFile } from './trustless-gateway.ts'
-import { UploadThrottle } from './upload-throttle.ts'
+import type { UploadThrottle } from './upload-throttle.ts'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
@@ -34,8 +34,8 @@ export interface GatewayLimits {
   maxConnections: number
   /** Open HTTP connections per client IP; further ones get 503 + Retry-After. 0 for no limit. */
   maxConnectionsPerIp?: number
-  /** Response body bytes per second, all clients together. 0 for no limit. */
-  maxUploadBytesPerSecond?: number
+  /** The upload budget response bodies take their turn in (shared with segment pushes); none: no limit. */
+  uploadThrottle?: UploadThrottle
   /** Reverse proxies (IPs, CIDR ranges) whose `X-Forwarded-For` names the client to limit by. */
   trustedProxies?: string[]
   /** Certificate chain and key (PEM): serve HTTPS. */
@@ -86,7 +86,7 @@ export class Gateway {
     this.#limiter = new RequestLimiter(limits.requestsPerSecondPerIp)
     this.#proxies = new TrustedProxies(limits.trustedProxies)
     this.#connections = new ConnectionLimiter({ maxPerIp: limits.maxConnectionsPerIp ?? 0, max: limits.maxConnections, exempt: address => this.#proxies.trusts(address) })
-    this.#http = new HttpResponder((limits.maxUploadBytesPerSecond ?? 0) > 0 ? new UploadThrottle(limits.maxUploadBytesPerSecond!) : undefined)
+    this.#http = new HttpResponder(limits.uploadThrottle)
     this.#routes = { source, http: this.#http, log, counts: { hits: 0, misses: 0 }, sawViewer: req => { this.#viewers.set(this.#clientAddress(req), Date.now()) } }
     this.#scheme = limits.tls === undefined ? 'http' : 'https'
     const timeouts = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS }

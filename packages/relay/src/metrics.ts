@@ -56,6 +56,13 @@ export function createMetrics (source: MetricsSource): Registry {
     }
   })
   new Counter({
+    name: 'hivecast_relay_segment_push_total',
+    help: 'Segment push offers: received (taken and verified), declined, rejected (bytes not matching the CID; the sender is refused for 10 min), offered to children, sent (taken by a child)',
+    labelNames: ['result'],
+    registers,
+    collect () { mirror(this, Object.entries(source.status().push).map(([result, n]) => [{ result }, n])) }
+  })
+  new Counter({
     name: 'hivecast_relay_block_requests_total',
     help: '/ipfs/<cid> requests: hit (held here and served) or miss (not held, 404)',
     labelNames: ['result'],

@@ -9,6 +9,7 @@
  * rendition playlist lists; `retention` is how long a live segment is kept.
  */
 import { assertRoomSlug, formatHostPort, InvalidOptionError, parseHostPort, parseLogLevel } from '@hivecast/shared'
+import { RELAY_PUSH_FANOUT } from '@hivecast/shared/node'
 import type { HostPort } from '@hivecast/shared'
 import { assertTrustedProxy } from './client-address.ts'
 import { assertAcmeOptions, DEFAULT_ACME_CHALLENGE, DEFAULT_HTTPS } from './acme-certificates.ts'
@@ -38,7 +39,8 @@ export const UNITS = {
   megabitsPerSecond: { name: 'Mbit/s', toField: 125_000, integer: false },
   connections: { name: 'connections', toField: 1, integer: true },
   requestsPerSecond: { name: 'requests per second per IP', toField: 1, integer: false },
-  segments: { name: 'segments', toField: 1, integer: true }
+  segments: { name: 'segments', toField: 1, integer: true },
+  relays: { name: 'relays', toField: 1, integer: true }
 } as const satisfies Record<string, OptionUnit>
 
 /** Options set together: the command line wants all `required` members once any member is given. */
@@ -84,7 +86,8 @@ export const RELAY_DEFAULTS = {
   http: { host: '127.0.0.1', port: 8081 } satisfies HostPort,
   listen: ['/ip4/127.0.0.1/tcp/0'],
   retentionMs: 5 * 60_000,
-  playlistLength: 30
+  playlistLength: 30,
+  pushFanout: RELAY_PUSH_FANOUT
 } as const
 
 const MULTIADDR = '/ip4/127.0.0.1/tcp/9090/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
@@ -106,7 +109,8 @@ export const RELAY_OPTION_TABLE: readonly RelayOptionSpec[] = [
   { flag: 'max-connections', yaml: 'limits.maxConnections', field: 'maxConnections', kind: 'number', unit: UNITS.connections, min: 0, value: '<n>', what: 'connections', example: '500', default: 'no limit', help: 'Most open HTTP connections; at the limit a new one closes the connection idle longest (refused only when all are busy).' },
   { flag: 'max-connections-per-ip', yaml: 'limits.maxConnectionsPerIp', field: 'maxConnectionsPerIp', kind: 'number', unit: UNITS.connections, min: 0, value: '<n>', what: 'connections', example: '20', default: 'no limit', help: 'Most open HTTP connections from one client IP; requests on further ones are answered 503 with Retry-After and the connection closed.' },
   { flag: 'rate-limit', yaml: 'limits.rateLimit', field: 'requestsPerSecondPerIp', kind: 'number', unit: UNITS.requestsPerSecond, min: 0, value: '<n>', what: 'requests per second', example: '20', default: '0 (no limit)', help: 'HTTP requests per second per client IP (twice that as a burst); over it the relay answers 429 with Retry-After.' },
-  { flag: 'max-upload', yaml: 'limits.maxUpload', field: 'maxUploadBytesPerSecond', kind: 'number', unit: UNITS.megabitsPerSecond, min: 0, value: '<Mbit/s>', what: 'Mbit/s', example: '100', default: 'no limit', help: 'Most upload bandwidth for HTTP responses, all clients together (a token bucket with a 0.1 s burst).' },
+  { flag: 'max-upload', yaml: 'limits.maxUpload', field: 'maxUploadBytesPerSecond', kind: 'number', unit: UNITS.megabitsPerSecond, min: 0, value: '<Mbit/s>', what: 'Mbit/s', example: '100', default: 'no limit', help: 'Most upload bandwidth for HTTP responses and segment pushes to other relays, all together (a token bucket with a 0.1 s burst).' },
+  { flag: 'push-fanout', yaml: 'pushFanout', field: 'pushFanout', kind: 'number', unit: UNITS.relays, min: 0, value: '<relays>', what: 'relays', example: '1', check: assertPushFanout, help: 'Relays this relay offers each segment to once it holds it (the segment push: relays on the origin form a tree per segment, so the origin sends it about once). 0 to 2; 0 takes part only as a leaf. Pushes share --max-upload with HTTP responses.' },
   { flag: 'trusted-proxy', yaml: 'trustedProxies', field: 'trustedProxies', kind: 'list', value: '<ip or cidr>', what: 'proxy IP address or CIDR range', example: '127.0.0.1', check: assertTrustedProxy, default: 'none', help: 'A reverse proxy in front of the relay (127.0.0.1, 10.0.0.0/8); repeatable. From it, the rightmost X-Forwarded-For hop that is not a trusted proxy is the client that --rate-limit counts, and its connections are not counted per IP (they carry many viewers). From anyone else X-Forwarded-For is ignored.' },
   { flag: 'archive', yaml: 'archive', field: 'archive', kind: 'switch', value: '', what: 'true or false', example: 'true', default: 'off', help: 'Pin the rooms\' recordings: fetch each announced recording (directory, playlists, segments) and serve it at /hls/recordings/<cid>/master.m3u8, /ipfs/<cid>/<path> and as a CAR. A failed pin is retried after 30 s, doubling up to 10 min. Without it, recordings are listed at /rooms/<room>/recordings.json but not served.' },
   { flag: 'tls-cert', yaml: 'tls.cert', field: 'tls.cert', kind: 'text', value: '<file>', what: 'the certificate chain PEM file', example: '/etc/letsencrypt/live/relay.example.org/fullchain.pem', group: 'tls', required: true, path: true, help: 'Serve HTTPS with this certificate chain (PEM, e.g. certbot\'s fullchain.pem).' },
@@ -119,6 +123,10 @@ export const RELAY_OPTION_TABLE: readonly RelayOptionSpec[] = [
   { flag: 'https', yaml: 'acme.https', field: 'acme.https', kind: 'address', value: '<host:port>', what: 'host:port to serve HTTPS on', example: '0.0.0.0:443', group: 'acme', default: formatHostPort(DEFAULT_HTTPS), help: 'Where HTTPS is served with the ACME certificate.' },
   { flag: 'log-level', yaml: 'logLevel', field: 'logLevel', kind: 'text', value: '<level>', what: 'a log level', example: 'debug', check: level => parseLogLevel(level), default: 'LOG_LEVEL, else info', help: 'Lowest level logged: error, warn, info or debug.' }
 ]
+
+function assertPushFanout (value: string): void {
+  if (Number(value) > RELAY_PUSH_FANOUT) throw new InvalidOptionError(`--push-fanout ${value} is more than the tree has below a relay: give 0 to ${RELAY_PUSH_FANOUT}`)
+}
 
 /** The entry for a flag; undefined for one not in the table. */
 export function optionByFlag (flag: string): RelayOptionSpec | undefined {

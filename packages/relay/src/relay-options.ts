@@ -57,6 +57,8 @@ export interface RelayOptions {
   playlistLength?: number
   /** How long a live segment is kept after its announcement (ms). Default 5 minutes. */
   retentionMs?: number
+  /** Relays offered each segment this relay holds (the segment push), 0 to 2. Default 2. */
+  pushFanout?: number
   /** Budget to fetch one block, retry included (ms). Default 10 s. */
   fetchTimeoutMs?: number
   /** Fetch and pin every recording announced in the followed rooms, and serve it by path. Default false. */

@@ -9,6 +9,7 @@ import type { DirectoryRejectReason } from './directory.ts'
 import type { P2PTrafficTotals } from './p2p-traffic.ts'
 import type { ArchiveStatus } from './recording-archive.ts'
 import type { RoomStatus } from './room-status.ts'
+import type { PushCounts } from './segment-pushes.ts'
 
 export interface RelayStatus {
   peerId: string
@@ -19,6 +20,8 @@ export interface RelayStatus {
   peers: number
   /** libp2p bytes in and out (all connections, all protocols) and bitswap blocks sent and received. */
   p2p: P2PTrafficTotals
+  /** The segment push: offers taken, declined and rejected (wrong bytes), and offered to children. */
+  push: PushCounts
   /** Relays in the directory right now (this one included). */
   directory: number
   directoryRejected: Partial<Record<DirectoryRejectReason, number>>

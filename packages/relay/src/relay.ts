@@ -17,6 +17,8 @@ import { RecordingArchive } from './recording-archive.ts'
 import { RecordingWithdrawals } from './recording-withdrawals.ts'
 import { dagBlocks, pathBlocks } from './car-export.ts'
 import { P2PTraffic } from './p2p-traffic.ts'
+import { SegmentPushes } from './segment-pushes.ts'
+import { UploadThrottle } from './upload-throttle.ts'
 import type { BlockFetcher } from './block-fetcher.ts'
 import { loadTls } from './relay-options.ts'
 import { RELAY_DEFAULTS, roomOptions, validateRelayOptions } from './relay-option-table.ts'
@@ -128,6 +130,13 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
   const proved = (peerId: string): boolean => keys.includes(peerId) || Date.now() - (served.get(peerId) ?? -Infinity) < PROOF_TTL_MS
   // Relays of our rooms we are connected to, and which of them (and us) hold an origin link.
   const originLinked = (): boolean => link.has('origin') && link.connected('origin')
+  // One upload budget (--max-upload) for HTTP responses and segment pushes together.
+  const uploadThrottle = (options.maxUploadBytesPerSecond ?? 0) > 0 ? new UploadThrottle(options.maxUploadBytesPerSecond!) : undefined
+  const pushes = new SegmentPushes(node, {
+    fanout: options.pushFanout ?? RELAY_DEFAULTS.pushFanout,
+    ...uploadThrottle === undefined ? {} : { throttle: uploadThrottle },
+    log: log.child('segment-push')
+  })
   const fetchBlock = countReceived(createBlockFetcher(node, () => {
     const providers: Multiaddr[] = []
     const linked = originLinked() ? [identity.id] : []
@@ -140,7 +149,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
       if (record.origin === true && proved(record.peerId)) linked.push(record.peerId)
     }
     return { providers, originLinked: linked }
-  }))
+  }, pushes))
 
   const multiaddrs = (): string[] => node.libp2p.getMultiaddrs().map(String)
   // Load for the directory: request and byte rates since the previous record.
@@ -233,7 +242,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     requestsPerSecondPerIp: options.requestsPerSecondPerIp ?? 0,
     maxConnections: options.maxConnections ?? 0,
     maxConnectionsPerIp: options.maxConnectionsPerIp ?? 0,
-    maxUploadBytesPerSecond: options.maxUploadBytesPerSecond ?? 0,
+    ...uploadThrottle === undefined ? {} : { uploadThrottle },
     trustedProxies: options.trustedProxies ?? [],
     ...(tls === undefined ? {} : { tls })
   })
@@ -244,6 +253,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     rooms: Object.fromEntries([...followers].map(([slug, f]) => [slug, f.status()])),
     peers: node.libp2p.getPeers().length,
     p2p: traffic.totals(),
+    push: { ...pushes.counts },
     directory: directory.list().length,
     directoryRejected: directory.rejected(),
     bytesServed: gateway.bytesServed,
@@ -265,6 +275,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
   for (const follower of followers.values()) follower.start()
   // Hand our window to relays that ask, and ask every peer that can answer (origin or relay) for theirs.
   await serveWindow(node, slug => followers.get(slug)?.envelopes() ?? [])
+  await pushes.start()
   const viewerDirectory = await serveViewerDirectory(node, slug => followers.has(slug))
   const onIdentify = (event: CustomEvent<IdentifyResult>): void => {
     if (!event.detail.protocols.includes(WINDOW_PROTOCOL)) return

@@ -14,6 +14,7 @@
 export * from './identity.ts'
 export * from './p2p-node.ts'
 export * from './window-exchange.ts'
+export * from './segment-push.ts'
 export * from './viewer-directory.ts'
 export * from './package-version.ts'
 export * from './ready-file.ts'

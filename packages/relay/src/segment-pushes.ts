@@ -1,0 +1,221 @@
+/**
+ * The relay's part of the segment push (see `@hivecast/shared`'s segment-push): it takes offered
+ * blocks it is fetching right now, checks each against its CID before storing it, and offers every
+ * block it has verified (pushed or fetched) to its children in the tree.
+ *
+ * An offer is taken only for a block a fetch is waiting for (or starts waiting for within
+ * OFFER_WAIT_MS: the origin's offer can overtake its own gossip announcement), one sender at a time.
+ * A peer that sends bytes which do not match the CID is refused for BAN_MS and counted: it is dropped
+ * from this relay's tree, and the fetch falls back to asking peers.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { verifyRawBlock } from '@hivecast/shared'
+import { PUSH_TIMEOUT_MS, pushBlock, pushChildren, pushOrder, servePushes } from '@hivecast/shared/node'
+import type { Logger } from '@hivecast/shared'
+import type { P2PNode, PushOffer, PushReceiver } from '@hivecast/shared/node'
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import type { UploadThrottle } from './upload-throttle.ts'
+
+/** How long an offer may wait for this relay to start fetching its block. */
+const OFFER_WAIT_MS = 500
+/** How long a peer that pushed a wrong block is refused. */
+const BAN_MS = 10 * 60_000
+/** Forwarded offers in flight at most: a stalled child must not pile up copies of blocks in memory. */
+const MAX_FORWARDS_IN_FLIGHT = 16
+
+export interface PushCounts {
+  /** Offers taken and verified. */
+  received: number
+  /** Offers declined: held already, not fetching it, another sender first, or a refused peer. */
+  declined: number
+  /** Blocks that did not match their CID (or size): the sender is refused for 10 minutes. */
+  rejected: number
+  /** Offers this relay made to its children, and how many of them took the block. */
+  offered: number
+  sent: number
+}
+
+/** A fetch waiting for an offered block. */
+interface Waiting {
+  /**
+   * Resolves when the first offer was taken, with that offer's outcome (the block, or undefined);
+   * boxed, since a promise resolved with a promise would wait for it.
+   */
+  started: Promise<{ outcome: Promise<Uint8Array | undefined> }>
+  /** Resolves with the block whenever an offer delivers it. */
+  block: Promise<Uint8Array>
+  onStarted: (attempt: { outcome: Promise<Uint8Array | undefined> }) => void
+  onBlock: (bytes: Uint8Array) => void
+  receiving: boolean
+  /** Fetches waiting for this CID (an init section may be wanted by two segments at once). */
+  holders: number
+}
+
+export interface PushWait {
+  /**
+   * The pushed block when an offer is taken within `startMs` and its bytes arrive and check out
+   * within PUSH_TIMEOUT_MS; undefined otherwise (the caller fetches instead).
+   */
+  within: (startMs: number, signal: AbortSignal) => Promise<Uint8Array | undefined>
+  /** Resolves with the block whenever a pushed one arrives; never rejects. */
+  block: Promise<Uint8Array>
+  release: () => void
+}
+
+export class SegmentPushes {
+  readonly #node: P2PNode
+  readonly #log: Logger
+  /** Children offered a block per verified block: 0 takes part in the tree only as a leaf. */
+  readonly #fanout: number
+  readonly #throttle: UploadThrottle | undefined
+  readonly #waiting = new Map<string, Waiting>()
+  /** Offers that came before the fetch: resolved when `expect` is called for their CID. */
+  readonly #early = new Map<string, Array<() => void>>()
+  readonly #banned = new Map<string, number>()
+  #forwarding = 0
+  readonly counts: PushCounts = { received: 0, declined: 0, rejected: 0, offered: 0, sent: 0 }
+
+  /** `throttle`: the relay's upload budget (--max-upload), shared with HTTP responses. */
+  constructor (node: P2PNode, options: { fanout: number, throttle?: UploadThrottle, log: Logger }) {
+    this.#node = node
+    this.#fanout = options.fanout
+    this.#throttle = options.throttle
+    this.#log = options.log
+  }
+
+  async start (): Promise<void> {
+    await servePushes(this.#node, async (offer, from) => await this.#decide(offer, from))
+  }
+
+  /** A fetch of `cid` starts: offers for it are taken until `release`. */
+  expect (cid: CID): PushWait {
+    const key = cid.toString()
+    let waiting = this.#waiting.get(key)
+    if (waiting === undefined) {
+      let onStarted = (_: { outcome: Promise<Uint8Array | undefined> }): void => {}
+      let onBlock = (_: Uint8Array): void => {}
+      const started = new Promise<{ outcome: Promise<Uint8Array | undefined> }>(resolve => { onStarted = resolve })
+      const block = new Promise<Uint8Array>(resolve => { onBlock = resolve })
+      waiting = { started, block, onStarted, onBlock, receiving: false, holders: 0 }
+      this.#waiting.set(key, waiting)
+    }
+    waiting.holders++
+    for (const wake of this.#early.get(key) ?? []) wake()
+    this.#early.delete(key)
+    const entry = waiting
+    let released = false
+    return {
+      block: entry.block,
+      within: async (startMs, signal) => {
+        const attempt = await race(entry.started, startMs, signal)
+        return attempt === undefined ? undefined : await race(attempt.outcome, PUSH_TIMEOUT_MS, signal)
+      },
+      release: () => {
+        if (released) return
+        released = true
+        if (--entry.holders === 0 && this.#waiting.get(key) === entry) this.#waiting.delete(key)
+      }
+    }
+  }
+
+  /**
+   * Offers a verified block to this relay's children for `cid` among `linked` (the relays linked to
+   * the origin, this one included). Fire and forget: a child that declines or fails fetches it itself.
+   */
+  forward (cid: CID, bytes: Uint8Array, self: string, linked: readonly string[]): void {
+    if (this.#fanout === 0 || !linked.includes(self)) return
+    const order = pushOrder(cid.toString(), linked)
+    const children = pushChildren(order, order.indexOf(self)).slice(0, this.#fanout)
+    for (const child of children) {
+      if (this.#forwarding >= MAX_FORWARDS_IN_FLIGHT) return
+      this.#forwarding++
+      this.counts.offered++
+      this.#offer(child, cid, bytes)
+        .then(taken => { if (taken) this.counts.sent++ })
+        .catch((err: Error) => { this.#log.debug(`offering ${cid.toString()} to ${child} failed: ${err.message}`) })
+        .finally(() => { this.#forwarding-- })
+    }
+  }
+
+  async #offer (child: string, cid: CID, bytes: Uint8Array): Promise<boolean> {
+    const throttle = this.#throttle
+    return await pushBlock(this.#node, peerIdFromString(child), cid, bytes, {
+      signal: AbortSignal.timeout(PUSH_TIMEOUT_MS),
+      ...throttle === undefined ? {} : { beforeSend: async () => { await throttle.take(bytes.length) } }
+    })
+  }
+
+  async #decide (offer: PushOffer, from: PeerId): Promise<PushReceiver | undefined> {
+    const key = offer.cid.toString()
+    const sender = from.toString()
+    const bannedUntil = this.#banned.get(sender)
+    if (bannedUntil !== undefined && bannedUntil > Date.now()) return this.#decline()
+    if (bannedUntil !== undefined) this.#banned.delete(sender)
+    let waiting = this.#waiting.get(key)
+    if (waiting === undefined && !(await this.#node.blockstore.has(offer.cid))) {
+      await this.#waitForFetch(key)
+      waiting = this.#waiting.get(key)
+    }
+    if (waiting === undefined || waiting.receiving) return this.#decline()
+    const entry = waiting
+    entry.receiving = true
+    let settle = (_: Uint8Array | undefined): void => {}
+    entry.onStarted({ outcome: new Promise(resolve => { settle = resolve }) })
+    const fail = (): void => {
+      entry.receiving = false
+      settle(undefined)
+    }
+    return {
+      take: async bytes => {
+        if (bytes.length !== offer.size || !(await verifyRawBlock(offer.cid, bytes))) {
+          fail()
+          this.counts.rejected++
+          this.#banned.set(sender, Date.now() + BAN_MS)
+          this.#log.warn(`peer ${sender} pushed bytes that are not block ${key}; refusing its pushes for ${BAN_MS / 60_000} min`)
+          throw new Error('pushed block does not match its CID')
+        }
+        await this.#node.blockstore.put(offer.cid, bytes)
+        this.counts.received++
+        settle(bytes)
+        entry.onBlock(bytes)
+      },
+      abandon: fail
+    }
+  }
+
+  #decline (): undefined {
+    this.counts.declined++
+    return undefined
+  }
+
+  async #waitForFetch (key: string): Promise<void> {
+    const wakers = this.#early.get(key) ?? []
+    this.#early.set(key, wakers)
+    let wake = (): void => {}
+    const woken = new Promise<void>(resolve => { wake = resolve })
+    wakers.push(wake)
+    const timer = new AbortController()
+    await Promise.race([woken, sleep(OFFER_WAIT_MS, undefined, { signal: timer.signal }).catch(() => {})])
+    timer.abort()
+    const left = this.#early.get(key)?.filter(w => w !== wake)
+    if (left === undefined) return
+    if (left.length === 0) this.#early.delete(key)
+    else this.#early.set(key, left)
+  }
+}
+
+/** `promise`'s value, or undefined once `ms` passed or `signal` aborted. */
+async function race<T> (promise: Promise<T>, ms: number, signal: AbortSignal): Promise<T | undefined> {
+  const timeout = AbortSignal.any([signal, AbortSignal.timeout(ms)])
+  if (timeout.aborted) return undefined
+  return await new Promise<T | undefined>(resolve => {
+    const stop = (): void => { resolve(undefined) }
+    timeout.addEventListener('abort', stop, { once: true })
+    promise.then(value => {
+      timeout.removeEventListener('abort', stop)
+      resolve(value)
+    }, stop)
+  })
+}

@@ -1,0 +1,144 @@
+/**
+ * The segment push (`/hivecast/segment-push/1.0.0`): a node that holds a verified segment block
+ * offers it to the relays below it in a tree, instead of each relay asking for it (bitswap answers a
+ * want sent before the block arrived with "don't have", and never sends the block later).
+ *
+ * The tree is the same on every node without any messages: for each CID, the relays linked to the
+ * origin are ordered by a hash of CID and peer id (`pushOrder`); the origin offers the block to the
+ * first `ORIGIN_PUSH_FANOUT`, and the relay at position p offers it to the positions below it
+ * (`pushChildren`), `RELAY_PUSH_FANOUT` each. Which relay takes the block from the origin changes from
+ * CID to CID, so no relay's upload carries the whole room. Nodes whose views differ only offer a block
+ * twice (answered "have") or not at all (the relay falls back to fetching it).
+ *
+ * On the wire: the sender writes a length-prefixed JSON offer `{"cid","size"}`; the receiver answers
+ * one byte, 1 (send it) or 0 (held, not wanted, or not from you); on 1 the sender writes the block as
+ * one length-prefixed message and closes. The receiver checks the block against its CID before it
+ * stores or forwards a byte.
+ */
+import { lpStream } from '@libp2p/utils'
+import { MAX_RAW_BLOCK, tryParseCid } from './cid.ts'
+import type { P2PNode } from './p2p-node.ts'
+import type { PeerId, Stream } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+export const SEGMENT_PUSH_PROTOCOL = '/hivecast/segment-push/1.0.0'
+/** First-hop relays the origin offers each block to, by default: the origin's uplink carries one copy. */
+export const ORIGIN_PUSH_FANOUT = 1
+/** Relays each relay offers a block to: the tree's shape, the same on every node. */
+export const RELAY_PUSH_FANOUT = 2
+/** How long one offer may take, block included, before it is given up (the receiver fetches instead). */
+export const PUSH_TIMEOUT_MS = 5_000
+
+const OFFER_MAX_BYTES = 256
+const WANT = 1
+const NO = 0
+
+export interface PushOffer {
+  cid: CID
+  size: number
+}
+
+/** FNV-1a over the text: cheap, and the same on every node. */
+function hash (text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0
+  return h
+}
+
+/** The relays linked to the origin in their order for `cid`: position 0 takes it from the origin first. */
+export function pushOrder (cid: string, relays: readonly string[]): string[] {
+  return [...new Set(relays)].sort((a, b) => hash(cid + a) - hash(cid + b) || a.localeCompare(b))
+}
+
+/** The positions of `order` that the node at `position` offers a block to (position -1: the origin). */
+export function pushChildren (order: readonly string[], position: number): string[] {
+  if (position < 0) return order.slice(0, ORIGIN_PUSH_FANOUT)
+  const first = ORIGIN_PUSH_FANOUT + position * RELAY_PUSH_FANOUT
+  return order.slice(first, first + RELAY_PUSH_FANOUT)
+}
+
+/** How many offers a block passes before it reaches `position`: 1 for a first-hop relay. */
+export function pushDepth (position: number): number {
+  let depth = 1
+  for (let p = position; p >= ORIGIN_PUSH_FANOUT; depth++) p = Math.floor((p - ORIGIN_PUSH_FANOUT) / RELAY_PUSH_FANOUT)
+  return depth
+}
+
+/**
+ * Offers `bytes` (the block `cid` names) to `peer`. Resolves true when the peer took it, false when it
+ * answered that it does not want it; throws when the peer cannot be reached or the offer times out.
+ * `beforeSend` runs once the peer wants the bytes (an upload budget to wait for).
+ */
+export async function pushBlock (node: P2PNode, peer: PeerId, cid: CID, bytes: Uint8Array, options: { signal: AbortSignal, beforeSend?: () => Promise<void> }): Promise<boolean> {
+  const { signal } = options
+  const stream = await node.libp2p.dialProtocol(peer, SEGMENT_PUSH_PROTOCOL, { signal })
+  try {
+    const lp = lpStream(stream, { maxDataLength: 1 })
+    await lp.write(new TextEncoder().encode(JSON.stringify({ cid: cid.toString(), size: bytes.length })), { signal })
+    const answer = (await lp.read({ signal })).subarray()
+    if (answer[0] !== WANT) {
+      await stream.close({ signal })
+      return false
+    }
+    await options.beforeSend?.()
+    await lp.write(bytes, { signal })
+    await stream.close({ signal })
+    return true
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err
+  }
+}
+
+/** An offer a receiver took: `take` gets the block's bytes (unchecked), or `abandon` is called. */
+export interface PushReceiver {
+  /** Checks the bytes against the offer's CID and keeps them; throws when they do not match. */
+  take: (bytes: Uint8Array) => Promise<void>
+  /** The bytes never came (the sender went away or was too slow). */
+  abandon: () => void
+}
+
+/** What a receiver does with an offer: `undefined` declines it. */
+export type PushDecision = (offer: PushOffer, from: PeerId) => Promise<PushReceiver | undefined>
+
+/** Answers offers with `decide`. A malformed offer, or a block over MAX_RAW_BLOCK, ends the stream. */
+export async function servePushes (node: P2PNode, decide: PushDecision): Promise<void> {
+  await node.libp2p.handle(SEGMENT_PUSH_PROTOCOL, async (stream: Stream, connection) => {
+    const signal = AbortSignal.timeout(PUSH_TIMEOUT_MS)
+    const lp = lpStream(stream, { maxDataLength: OFFER_MAX_BYTES })
+    try {
+      const offer = parseOffer((await lp.read({ signal })).subarray())
+      if (offer === undefined) throw new Error('malformed push offer')
+      const receiver = await decide(offer, connection.remotePeer)
+      await lp.write(Uint8Array.of(receiver === undefined ? NO : WANT), { signal })
+      if (receiver === undefined) {
+        await stream.close({ signal })
+        return
+      }
+      let bytes: Uint8Array
+      try {
+        bytes = (await lpStream(lp.unwrap(), { maxDataLength: offer.size }).read({ signal })).subarray()
+      } catch (err) {
+        receiver.abandon()
+        throw err
+      }
+      await receiver.take(bytes)
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }, { runOnLimitedConnection: false })
+}
+
+function parseOffer (bytes: Uint8Array): PushOffer | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes))
+  } catch {
+    return undefined
+  }
+  const { cid: cidText, size } = (value ?? {}) as { cid?: unknown, size?: unknown }
+  if (typeof cidText !== 'string' || typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > MAX_RAW_BLOCK) return undefined
+  const cid = tryParseCid(cidText)
+  return cid === undefined ? undefined : { cid, size }
+}
