@@ -2,10 +2,12 @@
  * The segment push on real processes: an origin (ffmpeg test pattern) and 3 relays. Once the relays
  * know each other from the directory, each segment goes from the origin to one relay and down the
  * tree: every relay takes segments by push, relays pass them on to each other, nothing is refused,
- * every relay holds every segment, and the origin's uplink carries about one copy of the stream.
+ * every relay holds every segment, and the origin's uplink carries about one copy of the stream. A
+ * relay killed mid-stream is routed around.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { relayRoutes, relayUrl } from '@hivecast/shared'
 import { eventually } from '@hivecast/devnet'
 import { devnetForTest } from './src/devnet-fixture.ts'
 
@@ -18,7 +20,7 @@ const devnet = await devnetForTest('segment-push', { relays: RELAYS, renditions:
 
 interface PushCounts { received: number, declined: number, rejected: number, offered: number, sent: number }
 interface RelayStatus { push: PushCounts, rooms: Record<string, { renditions: Record<string, { behind: number }> }> }
-interface OriginStatus { push: { offered: number, sent: number, failed: number }, recent: Array<{ size: number, publishedAt: number }> }
+interface OriginStatus { push: { offered: number, sent: number, failed: number }, recent: Array<{ rendition: string, seq: number, size: number, publishedAt: number }> }
 
 async function json<T> (url: string): Promise<T> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) })
@@ -63,4 +65,22 @@ test('segments go down a tree of relays: pushed, passed on, verified, and sent b
   const streamBytes = published.reduce((n, s) => n + s.size, 0)
   const perStreamByte = upload / streamBytes
   assert.ok(perStreamByte <= UPLOAD_BOUND, `origin upload per stream byte ${perStreamByte.toFixed(2)} (bound ${UPLOAD_BOUND})`)
+})
+
+test('a relay killed mid-stream is routed around: the others keep every segment', async () => {
+  const [killed, ...rest] = devnet.relays
+  await killed!.process.kill()
+  const from = Date.now()
+  await new Promise(resolve => setTimeout(resolve, 8_000))
+  const origin = await json<OriginStatus>(`${devnet.origin.url}/status`)
+  // Segments announced after the kill, once relays noticed it: every one held by both survivors.
+  const announced = origin.recent.filter(s => s.publishedAt >= from + 2_000 && s.publishedAt < Date.now() - 2_000)
+  assert.ok(announced.length >= 3, `${announced.length} segments announced after the kill`)
+  for (const relay of rest) {
+    const window = await json<{ renditions: Record<string, Array<{ envelope: { payload: string }, storedAt: number | null }>> }>(relayUrl(relay.url, relayRoutes.window(devnet.room)))
+    const held = new Set(Object.entries(window.renditions).flatMap(([rendition, entries]) =>
+      entries.filter(e => e.storedAt !== null).map(e => `${rendition}/${(JSON.parse(e.envelope.payload) as { seq: number }).seq}`)))
+    const missing = announced.filter(s => !held.has(`${s.rendition}/${s.seq}`))
+    assert.deepEqual(missing.map(s => s.seq), [], `${relay.url} holds every segment announced after the kill`)
+  }
 })

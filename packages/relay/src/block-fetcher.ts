@@ -8,7 +8,7 @@
  * the block within a few seconds. A pushed block ends the fetch whenever it arrives.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { getBlock, pushDepth, pushOrder } from '@hivecast/shared/node'
+import { getBlock, pushDepth, pushOrder, pushParent } from '@hivecast/shared/node'
 import type { P2PNode } from '@hivecast/shared/node'
 import type { SegmentPushes } from './segment-pushes.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -105,8 +105,12 @@ export function createBlockFetcher (node: P2PNode, relayPeers: () => RelayPeers,
     if (pushes === undefined) return await byTurn(cid, turn, false, signal)
     const push = pushes.expect(cid)
     try {
+      // A parent this relay holds no connection to (it died, or never came) will not offer the block.
+      const parent = pushParent(pushOrder(cid.toString(), originLinked), turn)
       const inTree = originLinked.includes(self)
-      const pushed = inTree ? await push.within(pushDepth(turn) * PUSH_HOP_MS, signal) : undefined
+      const parentUp = parent === undefined || node.libp2p.getConnections().some(c => c.remotePeer.toString() === parent)
+      const pushed = inTree && parentUp ? await push.within(pushDepth(turn) * PUSH_HOP_MS, signal) : undefined
+      // A relay in the tree skips its turn's slot: it waited for an offer instead, or its parent is gone.
       const bytes = pushed ?? await raceFetch(push.block, async fetchSignal => await byTurn(cid, turn, inTree, fetchSignal), signal)
       pushes.forward(cid, bytes, self, relayPeers().originLinked)
       return bytes

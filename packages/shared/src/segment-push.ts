@@ -57,6 +57,11 @@ export function pushChildren (order: readonly string[], position: number): strin
   return order.slice(first, first + RELAY_PUSH_FANOUT)
 }
 
+/** The relay that offers a block to `position`; undefined for a first-hop relay (the origin offers it). */
+export function pushParent (order: readonly string[], position: number): string | undefined {
+  return position < ORIGIN_PUSH_FANOUT ? undefined : order[Math.floor((position - ORIGIN_PUSH_FANOUT) / RELAY_PUSH_FANOUT)]
+}
+
 /** How many offers a block passes before it reaches `position`: 1 for a first-hop relay. */
 export function pushDepth (position: number): number {
   let depth = 1
