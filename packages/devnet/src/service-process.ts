@@ -5,6 +5,7 @@
  * period). Children are killed if this process exits.
  */
 import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import type { ChildProcess } from 'node:child_process'
 import { NotReadyError, errorMessage } from '@hivecast/shared'
@@ -54,10 +55,20 @@ process.once('exit', () => {
   }
 })
 
+/**
+ * The Node flags a command's own `#!/usr/bin/env -S node <flags>` line asks for (the relay's memory
+ * settings), so a command run here behaves as it does when installed.
+ */
+async function shebangFlags (script: string): Promise<string[]> {
+  const first = (await readFile(script, 'utf8')).split('\n', 1)[0] ?? ''
+  const flags = /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)\s*$/.exec(first)?.[1]
+  return flags === undefined ? [] : flags.trim().split(' ').filter(flag => flag !== '')
+}
+
 export async function startService<T> (options: ServiceOptions<T>): Promise<ServiceProcess<T>> {
   // A process group of its own: Ctrl-C in a terminal reaches only the launcher, which stops the
   // children in order, instead of every child getting the signal twice.
-  const child = spawn(process.execPath, [options.script, ...options.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const child = spawn(process.execPath, [...await shebangFlags(options.script), options.script, ...options.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   running.add(child)
   const log = options.log === undefined ? (line: string) => { console.log(line) } : options.log
   const output: string[] = []

@@ -12,14 +12,25 @@ import { get as httpGet } from 'node:http'
 import { Agent, get as httpsGet } from 'node:https'
 import { join } from 'node:path'
 import { createServer as createTlsServer, rootCertificates } from 'node:tls'
-import * as acme from 'acme-client'
 import type { Server as HttpServer } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Server as TlsServer } from 'node:tls'
 import type { Logger } from '@hivecast/shared'
 import { InvalidOptionError, ListenError } from '@hivecast/shared'
 
-export const LETS_ENCRYPT = acme.directory.letsencrypt.production
+export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory'
+const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory'
+
+type AcmeClient = typeof import('acme-client')
+let acmeClient: Promise<AcmeClient> | undefined
+/**
+ * acme-client, loaded the first time a relay with --acme needs it: it brings axios, node-forge and
+ * X.509 libraries that cost every other relay ~15 MiB of memory for nothing.
+ */
+async function loadAcmeClient (): Promise<AcmeClient> {
+  acmeClient ??= import('acme-client')
+  return await acmeClient
+}
 export const DEFAULT_ACME_CHALLENGE = { host: '0.0.0.0', port: 80 }
 export const DEFAULT_HTTPS = { host: '0.0.0.0', port: 443 }
 /** How often the certificate's age is looked at; a renewal due sooner is scheduled for then. */
@@ -82,7 +93,7 @@ export function assertAcmeOptions (options: AcmeOptions): void {
     if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/i.test(domain)) throw new InvalidOptionError(`--acme-domain "${domain}" is not a domain name: give the DNS name browsers use, e.g. relay.example.org (no scheme, port or IP address)`)
   }
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(options.email)) throw new InvalidOptionError(`--acme-email "${options.email}" is not an email address: the CA sends expiry notices there, e.g. you@example.org`)
-  if (options.directoryUrl !== undefined && !/^https?:\/\/\S+$/.test(options.directoryUrl)) throw new InvalidOptionError(`--acme-directory "${options.directoryUrl}" is not a URL, e.g. ${acme.directory.letsencrypt.staging}`)
+  if (options.directoryUrl !== undefined && !/^https?:\/\/\S+$/.test(options.directoryUrl)) throw new InvalidOptionError(`--acme-directory "${options.directoryUrl}" is not a URL, e.g. ${LETS_ENCRYPT_STAGING}`)
 }
 
 /** When a certificate is due: 2/3 into its lifetime (day 60 of Let's Encrypt's 90). */
@@ -209,6 +220,7 @@ export class AcmeCertificates {
     let key: Buffer
     try {
       await this.#reach(directoryUrl, await this.#trustCa())
+      const acme = await loadAcmeClient()
       const client = new acme.Client({ directoryUrl, accountKey: await this.#accountKey() })
       const [certificateKey, csr] = await acme.crypto.createCsr({ commonName: domains[0]!, altNames: domains })
       key = certificateKey
@@ -231,7 +243,7 @@ export class AcmeCertificates {
       this.#lastError = this.#explain(err, directoryUrl, validating)
       throw this.#lastError
     }
-    const certificate = this.#parse(Buffer.from(pem), key)
+    const certificate = await this.#parse(Buffer.from(pem), key)
     await writePrivate(join(this.#dir, 'certificate-key.pem'), key)
     await writePrivate(join(this.#dir, 'certificate.pem'), pem)
     if (this.#stopped) return
@@ -248,7 +260,7 @@ export class AcmeCertificates {
     const code = errorCode(err)
     const names = this.#options.domains.join(', ')
     if (/rate.?limit|too many/i.test(detail)) {
-      return new AcmeError('ACME_RATE_LIMITED', `the CA at ${directoryUrl} rate-limits this account or domain (${detail}); wait before retrying, and test with --acme-directory ${acme.directory.letsencrypt.staging}`, { cause: err })
+      return new AcmeError('ACME_RATE_LIMITED', `the CA at ${directoryUrl} rate-limits this account or domain (${detail}); wait before retrying, and test with --acme-directory ${LETS_ENCRYPT_STAGING}`, { cause: err })
     }
     if (!validating && code !== undefined && NETWORK_CODES.test(code)) {
       return new AcmeError('ACME_UNREACHABLE', `cannot reach the ACME server ${directoryUrl} (${code}: ${detail}); check --acme-directory, this box's outgoing network, and --acme-ca when the server uses a private CA`, { cause: err })
@@ -287,7 +299,8 @@ export class AcmeCertificates {
       throw new AcmeError('ACME_UNREACHABLE', `cannot read --acme-ca ${file}: ${errorCode(err) ?? (err as Error).message}; give the PEM file of the CA that signed the ACME server's certificate`, { cause: err })
     }
     const agent = new Agent({ ca: [...rootCertificates, ca.toString()] })
-    acme.axios.defaults.httpsAgent = agent
+    const { axios } = await loadAcmeClient()
+    axios.defaults.httpsAgent = agent
     return agent
   }
 
@@ -298,7 +311,7 @@ export class AcmeCertificates {
     } catch (err) {
       if (errorCode(err) !== 'ENOENT') throw err
     }
-    const key = await acme.crypto.createPrivateKey()
+    const key = await (await loadAcmeClient()).crypto.createPrivateKey()
     await writePrivate(path, key)
     return key
   }
@@ -314,7 +327,7 @@ export class AcmeCertificates {
       return undefined
     }
     try {
-      const stored = this.#parse(cert, key)
+      const stored = await this.#parse(cert, key)
       return this.#options.domains.every(d => stored.names.includes(d)) && stored.notAfter.getTime() > Date.now() ? stored : undefined
     } catch (err) {
       this.#log.warn(`ACME: the stored certificate in ${this.#dir} is not usable (${(err as Error).message}); ordering a new one`)
@@ -322,8 +335,8 @@ export class AcmeCertificates {
     }
   }
 
-  #parse (cert: Buffer, key: Buffer): Certificate {
-    const info = acme.crypto.readCertificateInfo(cert)
+  async #parse (cert: Buffer, key: Buffer): Promise<Certificate> {
+    const info = (await loadAcmeClient()).crypto.readCertificateInfo(cert)
     return { cert, key, notBefore: info.notBefore, notAfter: info.notAfter, names: [info.domains.commonName, ...info.domains.altNames] }
   }
 
