@@ -17,6 +17,7 @@ import { readyFile, relayStatus } from './service-ready.ts'
 import { startSiteServer } from './site-server.ts'
 import type { ServiceProcess } from './service-process.ts'
 import type { SiteServer } from './site-server.ts'
+import type { TurnServer } from './turn-server.ts'
 
 const ORIGIN_CLI = fileURLToPath(new URL('../../origin/src/cli.ts', import.meta.url))
 const RELAY_CLI = fileURLToPath(new URL('../../relay/src/cli.ts', import.meta.url))
@@ -49,6 +50,8 @@ export interface DevnetOptions {
   standby?: boolean
   /** The segment push between origin and relays; false: `--push-fanout 0` everywhere (relays fetch). Default on. */
   push?: boolean
+  /** A STUN/TURN server every relay hands its viewers (`--ice-server`, `--turn-secret-file`). */
+  turn?: Pick<TurnServer, 'turnUrl' | 'stunUrl' | 'secretFile'>
   /** Where the processes' lines go; null silences them. */
   log?: ((line: string) => void) | null
 }
@@ -157,6 +160,7 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
     if (options.archive === true) args.push('--archive')
     if (standby !== undefined) args.push('--origin', standby.multiaddr)
     if (options.push === false) args.push('--push-fanout', '0')
+    if (options.turn !== undefined) args.push('--ice-server', options.turn.stunUrl, '--ice-server', options.turn.turnUrl, '--turn-secret-file', options.turn.secretFile)
     const url = `http://${host}:${http}`
     const process = await startService({ name: `relay-${index + 1}`, script: RELAY_CLI, args, ready: relayStatus(url), log: options.log })
     started.push(process)

@@ -23,6 +23,7 @@ import {
 import { FaultTolerance } from '@libp2p/interface'
 import type { ViewerReceived } from '@hivecast/shared'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { RelayIceServers } from './ice-servers.ts'
 import { BENCH_MS, PeerHaves } from './peer-haves.ts'
 import type { PeerSource, PeerStats } from './peer-source-contract.ts'
 
@@ -91,11 +92,12 @@ export async function startPeerSwarm (options: PeerSwarmOptions): Promise<PeerSo
     if (address !== undefined && relays.length < MAX_RELAYS) relays.push(address)
   }
   if (relays.length === 0) throw new Error('no relay of this room offers a WebSocket address for viewers (relay --listen /ip4/…/tcp/…/ws)')
+  const iceServers = new RelayIceServers(options.relays)
   const node = await createLibp2p({
     // A reservation on each relay; the extra `/p2p-circuit` takes one again on whichever relay comes back
     // after a restart (libp2p does not renew a reservation on a named relay once its connection drops).
     addresses: { listen: [...relays.map(r => `${r}/p2p-circuit`), '/p2p-circuit', '/webrtc'] },
-    transports: [webSockets(), webRTC({ rtcConfiguration: { iceServers: [] } }), circuitRelayTransport()],
+    transports: [webSockets(), webRTC({ rtcConfiguration: async () => ({ iceServers: await iceServers.current() }) }), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // The browser build refuses ws:// and private addresses by default; relays on a LAN or on loopback

@@ -3,7 +3,7 @@
  * (`GatewaySource`), the responder, the log, and the hit/miss and viewer counts the routes keep.
  */
 import type { IncomingMessage } from 'node:http'
-import type { Logger, PlaylistEntry } from '@hivecast/shared'
+import type { IceServersJson, Logger, PlaylistEntry } from '@hivecast/shared'
 import type { CID } from 'multiformats/cid'
 import type { DagScope } from './car-export.ts'
 import type { HttpResponder } from './http-response.ts'
@@ -33,6 +33,8 @@ export interface GatewaySource {
   metrics: () => Promise<{ contentType: string, body: string }>
   /** The live relays this relay knows of: `/directory.json`. */
   directory: () => unknown
+  /** STUN/TURN servers for viewers, with fresh TURN credentials: `/ice-servers.json`. */
+  iceServers: () => IceServersJson
   health: () => Health
 }
 

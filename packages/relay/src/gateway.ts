@@ -251,6 +251,9 @@ export class Gateway {
       this.#http.json(req, res, this.#source.status())
     } else if (top === 'directory.json' && parts.length === 1) {
       this.#http.json(req, res, this.#source.directory())
+    } else if (top === 'ice-servers.json' && parts.length === 1) {
+      // Credentials: never cached, by the browser or anything between.
+      this.#http.send(req, res, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(this.#source.iceServers()) + '\n')
     } else if (top === 'metrics' && parts.length === 1) {
       const { contentType, body } = await this.#source.metrics()
       this.#http.send(req, res, 200, { 'Content-Type': contentType, 'Cache-Control': 'no-cache' }, body)
@@ -274,7 +277,7 @@ export class Gateway {
       if (acceptedFormat(query.get('format'), req.headers.accept, query.get('car-version')) === 'car') await servePathCar(this.#routes, req, res, a, [b, ...rest], query)
       else await serveRecordingFile(this.#routes, req, res, a, [b, ...rest])
     } else {
-      this.#http.text(req, res, 404, 'not found; this relay serves /hls/<room>/master.m3u8, /rooms/<room>/window.json, /rooms/<room>/thumbnail.jpg, /rooms/<room>/recordings.json, /ipfs/<cid>, /ipfs/<recording cid>/<path>, /hls/recordings/<recording cid>/master.m3u8, /directory.json, /metrics, /status and /healthz\n')
+      this.#http.text(req, res, 404, 'not found; this relay serves /hls/<room>/master.m3u8, /rooms/<room>/window.json, /rooms/<room>/thumbnail.jpg, /rooms/<room>/recordings.json, /ipfs/<cid>, /ipfs/<recording cid>/<path>, /hls/recordings/<recording cid>/master.m3u8, /directory.json, /ice-servers.json, /metrics, /status and /healthz\n')
     }
   }
 }

@@ -36,6 +36,7 @@ const ROUTES_AND_EXAMPLE = `HTTP:
                                    /ipfs/<cid>?filename=<seq>.ts), optionally cut to a program-date-time
                                    range (ms since the epoch): one talk
   /directory.json                  the live relays (signed records, newer than 15 s)
+  /ice-servers.json                STUN/TURN servers for viewers (--ice-server), TURN credentials that expire
   /metrics                         Prometheus text: requests, bytes, hits/misses, lag, peers, rejections,
                                    refused connections, libp2p bytes in/out, bitswap blocks sent/received
   /status, /healthz

@@ -12,6 +12,7 @@ import { assertRoomSlug, formatHostPort, InvalidOptionError, parseHostPort, pars
 import { RELAY_PUSH_FANOUT } from '@hivecast/shared/node'
 import type { HostPort } from '@hivecast/shared'
 import { assertTrustedProxy } from './client-address.ts'
+import { assertIceServerUrl, assertTurnOptions } from './ice-servers.ts'
 import { assertAcmeOptions, DEFAULT_ACME_CHALLENGE, DEFAULT_HTTPS } from './acme-certificates.ts'
 import type { AcmeOptions } from './acme-certificates.ts'
 import { assertAnnounceAddress, assertPeerAddress, assertPublicUrl, assertRoomKey } from './relay-options.ts'
@@ -87,7 +88,8 @@ export const RELAY_DEFAULTS = {
   listen: ['/ip4/127.0.0.1/tcp/0'],
   retentionMs: 5 * 60_000,
   playlistLength: 30,
-  pushFanout: RELAY_PUSH_FANOUT
+  pushFanout: RELAY_PUSH_FANOUT,
+  turnTtlMs: 60 * 60_000
 } as const
 
 const MULTIADDR = '/ip4/127.0.0.1/tcp/9090/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
@@ -103,6 +105,9 @@ export const RELAY_OPTION_TABLE: readonly RelayOptionSpec[] = [
   { flag: 'http', yaml: 'http', field: 'http', kind: 'address', value: '<host:port>', what: 'host:port', example: '0.0.0.0:8081', help: 'HTTP address; port 0 picks a free port.' },
   { flag: 'listen', yaml: 'listen', field: 'listen', kind: 'list', value: '<multiaddr>', what: 'libp2p multiaddr', example: '/ip4/0.0.0.0/tcp/4001', help: 'libp2p listen address; repeatable. Add a WebSocket address (/ip4/0.0.0.0/tcp/9091/ws) for browser viewers: they find each other there and use the relay\'s circuit relay to set up WebRTC.' },
   { flag: 'announce', yaml: 'announce', field: 'announce', kind: 'list', value: '<multiaddr>', what: 'public libp2p multiaddr', example: '/ip4/203.0.113.7/tcp/4001', check: assertAnnounceAddress, help: 'libp2p address others reach this relay at, advertised (and put in the directory) instead of the listen ones: behind NAT or in a container, e.g. /ip4/203.0.113.7/tcp/4001 or /dns4/relay.example.org/tcp/9091/ws. Repeatable.' },
+  { flag: 'ice-server', yaml: 'iceServers', field: 'iceServers', kind: 'list', value: '<url>', what: 'STUN or TURN URL', example: 'stun:turn.example.org:3478', check: assertIceServerUrl, default: 'none', help: 'A STUN (stun:host:port) or TURN (turn:host:port?transport=udp, turns: for TLS) server handed to this relay\'s viewers at /ice-servers.json, so viewers behind NATs reach each other; repeatable. TURN needs --turn-secret-file. Run your own (coturn): no public server is used.' },
+  { flag: 'turn-secret-file', yaml: 'turnSecretFile', field: 'turnSecretFile', kind: 'text', value: '<file>', what: 'a file holding the TURN shared secret', example: '/etc/hivecast/turn-secret', path: true, help: 'The TURN server\'s shared secret (coturn use-auth-secret / static-auth-secret), on the file\'s first line. Viewers get credentials made from it that expire after --turn-ttl; the secret itself never leaves the relay.' },
+  { flag: 'turn-ttl', yaml: 'turnTtl', field: 'turnTtlMs', kind: 'number', unit: UNITS.minutes, min: 'above0', value: '<minutes>', what: 'minutes', example: '60', help: 'How long the TURN credentials a viewer gets keep working (players fetch new ones before then).' },
   { flag: 'retention', yaml: 'retention', field: 'retentionMs', kind: 'number', unit: UNITS.minutes, min: 'above0', value: '<minutes>', what: 'minutes', example: '5', help: 'How long to keep a live segment after its announcement.' },
   { flag: 'playlist-length', yaml: 'playlistLength', field: 'playlistLength', kind: 'number', unit: UNITS.segments, min: 'above0', value: '<segments>', what: 'segments', example: '30', help: 'Segments listed in each live rendition playlist.' },
   { flag: 'disk-quota', yaml: 'limits.diskQuota', field: 'diskQuotaBytes', kind: 'number', unit: UNITS.megabytes, min: 0, value: '<MB>', what: 'megabytes', example: '2000', default: 'no quota', help: 'Most megabytes of segments to keep; over it the oldest live segments are deleted first (pinned recordings never are).' },
@@ -254,5 +259,6 @@ export function validateRelayOptions (options: RelayOptions): void {
   }
   if (options.rooms.length === 0) throw new InvalidOptionError('no room given: name the room to follow, e.g. janson')
   if (options.acme !== undefined && options.tls !== undefined) throw new InvalidOptionError('--acme-domain and --tls-cert/--tls-key both give the certificate: keep one')
+  assertTurnOptions(options.iceServers ?? [], options.turnSecretFile)
   checkOptionValues(options)
 }

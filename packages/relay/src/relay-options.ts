@@ -86,6 +86,12 @@ export interface RelayOptions {
   tls?: TlsFiles
   /** Get and renew a certificate over ACME and serve HTTPS on its own address (besides plain HTTP). */
   acme?: AcmeOptions
+  /** STUN/TURN URLs handed to viewers at `/ice-servers.json`. Default none. */
+  iceServers?: string[]
+  /** The TURN server's shared secret (first line of this file): viewers get short-lived credentials made from it. */
+  turnSecretFile?: string
+  /** How long a viewer's TURN credentials work (ms). Default 1 hour. */
+  turnTtlMs?: number
   /** libp2p addresses to advertise instead of the listen ones (behind NAT, in a container). */
   announce?: string[]
   /** Lowest level logged. Default: `LOG_LEVEL`, else info. */

@@ -21,6 +21,7 @@ import { SegmentPushes } from './segment-pushes.ts'
 import { UploadThrottle } from './upload-throttle.ts'
 import type { BlockFetcher } from './block-fetcher.ts'
 import { loadTls } from './relay-options.ts'
+import { IceServers, loadTurnSecret } from './ice-servers.ts'
 import { RELAY_DEFAULTS, roomOptions, validateRelayOptions } from './relay-option-table.ts'
 import { AcmeCertificates } from './acme-certificates.ts'
 import type { RelayOptions } from './relay-options.ts'
@@ -74,6 +75,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
   })
   const keys = [...new Set([...options.origins.map(o => addressPeerId(o)!), ...options.roomKeys ?? []])]
   const tls = options.tls === undefined ? undefined : await loadTls(options.tls)
+  const iceServers = new IceServers(options.iceServers ?? [], options.turnSecretFile === undefined ? undefined : await loadTurnSecret(options.turnSecretFile), options.turnTtlMs ?? RELAY_DEFAULTS.turnTtlMs)
   const identity = await loadOrCreateIdentity(options.dataDir)
   // Origins and peers are dialed by PeerLink, which retries, rather than by createP2PNode, which gives up.
   const traffic = new P2PTraffic()
@@ -237,6 +239,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     status: () => status(),
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
     directory: () => ({ relays: directory.list() }),
+    iceServers: () => iceServers.document(),
     health
   }, log.child('gateway'), {
     requestsPerSecondPerIp: options.requestsPerSecondPerIp ?? 0,

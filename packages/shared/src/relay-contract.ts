@@ -47,6 +47,8 @@ export const relayRoutes = {
   window: (slug: string): string => `/rooms/${room(slug)}/window.json`,
   /** The room's latest thumbnail (JPEG); `at` (ms) busts caches when a newer one is announced. */
   thumbnail: (slug: string, at?: number): string => `/rooms/${room(slug)}/thumbnail.jpg${at === undefined ? '' : `?at=${Math.floor(at)}`}`,
+  /** IceServersJson: STUN/TURN servers for viewers, TURN with short-lived credentials. */
+  iceServers: (): string => '/ice-servers.json',
   /** RecordingsJson: the room's recordings as signed announcements. */
   recordings: (slug: string): string => `/rooms/${room(slug)}/recordings.json`,
   /** The live HLS master playlist, for any HLS player. */

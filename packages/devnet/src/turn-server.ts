@@ -1,0 +1,60 @@
+/**
+ * A STUN/TURN server (Debian's coturn, `turnserver`) on 127.0.0.1 with a TURN REST shared secret, as
+ * a conference runs beside its relays; every line it logs is kept, so tests can see who allocated.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freeTcpPort } from './loopback-server.ts'
+
+export interface TurnServer {
+  /** `turn:127.0.0.1:<port>?transport=udp`. */
+  turnUrl: string
+  stunUrl: string
+  port: number
+  /** A file holding the shared secret, for relay `--turn-secret-file`. */
+  secretFile: string
+  /** Everything coturn logged so far. */
+  log: () => string
+  stop: () => Promise<void>
+}
+
+export async function startTurnServer (): Promise<TurnServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'hivecast-turn-'))
+  const secret = `hivecast-turn-${Math.random().toString(36).slice(2)}${Date.now()}`
+  const secretFile = join(dir, 'secret')
+  await writeFile(secretFile, `${secret}\n`)
+  const port = await freeTcpPort()
+  const child = spawn('turnserver', ['-n', '--verbose', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
+    '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=hivecast.test', '--no-tls', '--no-dtls', '--no-cli',
+    '--allow-loopback-peers', '--simple-log', '--log-file=stdout', `--pidfile=${join(dir, 'turn.pid')}`], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const lines: string[] = []
+  child.stdout.on('data', (chunk: Buffer) => lines.push(chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => lines.push(chunk.toString()))
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise(resolve => child.once('exit', resolve))
+      child.kill('SIGKILL')
+      await exited
+    }
+    await rm(dir, { recursive: true, force: true })
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const deadline = setTimeout(() => { reject(new Error(`coturn did not start in 10 s: ${lines.join('').slice(-400)}`)) }, 10_000)
+      child.once('error', err => { clearTimeout(deadline); reject(new Error(`cannot start turnserver (apt-get install coturn): ${err.message}`)) })
+      child.once('exit', code => { clearTimeout(deadline); reject(new Error(`coturn exited (${String(code)}): ${lines.join('').slice(-400)}`)) })
+      child.stdout.on('data', () => {
+        if (lines.join('').includes('Total General servers')) {
+          clearTimeout(deadline)
+          resolve()
+        }
+      })
+    })
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { turnUrl: `turn:127.0.0.1:${port}?transport=udp`, stunUrl: `stun:127.0.0.1:${port}`, port, secretFile, log: () => lines.join(''), stop }
+}
