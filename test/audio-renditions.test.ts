@@ -38,6 +38,25 @@ test('the relay\'s master playlist lists the interpretation as an audio renditio
   assert.ok(bandwidth > 0 && bandwidth <= 100_000, `the audio-only variant is low bandwidth: ${bandwidth}`)
 })
 
+test('the audio-only variant\'s segments stay within its announced BANDWIDTH', async () => {
+  const bandwidth = Number(/BANDWIDTH=(\d+),CODECS="mp4a.40.2"/.exec(masterText)?.[1])
+  const playlist = await eventually('5 audio-only segments listed', async () => {
+    const text = await (await fetch(`${relay.url}/hls/${devnet.room}/audio.m3u8`)).text()
+    return text.split('\n').filter(l => l.startsWith('/ipfs/')).length >= 5 ? text : undefined
+  }, 20_000)
+  const lines = playlist.split('\n')
+  const rates: number[] = []
+  for (const [i, line] of lines.entries()) {
+    if (!line.startsWith('/ipfs/')) continue
+    const duration = Number(/^#EXTINF:([\d.]+),/.exec(lines[i - 1] ?? '')?.[1])
+    const bytes = (await (await fetch(`${relay.url}${line}`)).arrayBuffer()).byteLength
+    rates.push(bytes * 8 / duration)
+  }
+    const mean = rates.reduce((a, b) => a + b, 0) / rates.length
+  console.log(`audio-only variant: announced ${bandwidth} bit/s, measured mean ${Math.round(mean)}, peak ${Math.round(Math.max(...rates))} over ${rates.length} segments`)
+  assert.ok(Math.max(...rates) <= bandwidth, `a segment at ${Math.round(Math.max(...rates))} bit/s is over the announced ${bandwidth}`)
+})
+
 test('ffprobe reads the second language from the relay, and ffmpeg -map picks it and hears its tone', async () => {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=index,codec_type,codec_name:stream_tags=language', '-of', 'json', master], { timeout: 30_000 })
   const streams = (JSON.parse(stdout) as { streams: Array<{ codec_type: string, codec_name: string, tags?: { language?: string } }> }).streams
