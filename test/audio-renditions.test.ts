@@ -52,7 +52,7 @@ test('the audio-only variant\'s segments stay within its announced BANDWIDTH', a
     const bytes = (await (await fetch(`${relay.url}${line}`)).arrayBuffer()).byteLength
     rates.push(bytes * 8 / duration)
   }
-    const mean = rates.reduce((a, b) => a + b, 0) / rates.length
+  const mean = rates.reduce((a, b) => a + b, 0) / rates.length
   console.log(`audio-only variant: announced ${bandwidth} bit/s, measured mean ${Math.round(mean)}, peak ${Math.round(Math.max(...rates))} over ${rates.length} segments`)
   assert.ok(Math.max(...rates) <= bandwidth, `a segment at ${Math.round(Math.max(...rates))} bit/s is over the announced ${bandwidth}`)
 })
