@@ -2,7 +2,8 @@
  * Interpretation and the audio-only variant on real processes: an origin whose test pattern carries a
  * second audio stream (another tone) -> a relay -> stock ffmpeg/ffprobe. The relay's master playlist
  * has the audio group and the audio-only variant, ffprobe reads the second language from it, and
- * ffmpeg `-map` picks that language and decodes it (the tone it hears is the interpretation's).
+ * ffmpeg `-map` picks that language and decodes it (the tone it hears is the interpretation's); the
+ * pinned recording keeps the interpretation, and ffmpeg reads it from there, cut to a range, too.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -12,7 +13,7 @@ import { eventually } from '@hivecast/devnet'
 import { devnetForTest } from './src/devnet-fixture.ts'
 
 const run = promisify(execFile)
-const devnet = await devnetForTest('audio-renditions', { relays: 1, renditions: '360p,audio', audioTracks: ['de:Deutsch (interpretation):1'] })
+const devnet = await devnetForTest('audio-renditions', { relays: 1, renditions: '360p,audio', audioTracks: ['de:Deutsch (interpretation):1'], archive: true, recordingInterval: 6 })
 const relay = devnet.relays[0]!
 const master = `${relay.url}/hls/${devnet.room}/master.m3u8`
 
@@ -76,4 +77,22 @@ test('ffprobe reads the second language from the relay, and ffmpeg -map picks it
   }
   const german = await frequency('0:a:m:language:de')
   assert.ok(Math.abs(german - 660) < 15, `the German track is the interpretation's tone: ${german.toFixed(0)} Hz`)
+})
+
+test('a pinned recording keeps the interpretation: the relay serves its audio group, cut by from/to, and ffprobe reads German from it', async () => {
+  interface Listed { envelope: { payload: string }, archive: string }
+  const recording = await eventually('a pinned recording of 4+ segments', async () => {
+    const res = await fetch(`${relay.url}/rooms/${devnet.room}/recordings.json`)
+    if (!res.ok) return undefined
+    const { recordings } = await res.json() as { recordings: Listed[] }
+    return recordings.filter(r => r.archive === 'pinned').map(r => JSON.parse(r.envelope.payload) as { cid: string, started: number, ended: number, segments: number }).find(r => r.segments >= 4)
+  }, 40_000)
+  const range = `from=${recording.started}&to=${recording.ended}`
+  const text = await (await fetch(`${relay.url}/hls/recordings/${recording.cid}/master.m3u8?${range}`)).text()
+  assert.match(text, /#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="de",NAME="Deutsch \(interpretation\)",DEFAULT=NO,AUTOSELECT=YES,URI="audio-de\.m3u8\?from=\d+&to=\d+"/)
+  const german = await (await fetch(`${relay.url}/hls/recordings/${recording.cid}/audio-de.m3u8`)).text()
+  assert.ok(german.split('\n').filter(l => l.startsWith('/ipfs/')).length >= 3, german)
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type:stream_tags=language', '-of', 'json', `${relay.url}/hls/recordings/${recording.cid}/master.m3u8`], { timeout: 30_000 })
+  const streams = (JSON.parse(stdout) as { streams: Array<{ codec_type: string, tags?: { language?: string } }> }).streams
+  assert.ok(streams.some(s => s.codec_type === 'audio' && s.tags?.language === 'de'), `German in the recording: ${JSON.stringify(streams)}`)
 })
