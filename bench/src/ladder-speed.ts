@@ -51,7 +51,7 @@ export async function measureLadderSpeed (options: { seconds: number, renditions
     const hlsDir = join(dir, 'hls')
     for (const i of presets.keys()) await mkdir(join(hlsDir, String(i)), { recursive: true })
     const args = ladderArgs({
-      input: { args: ['-i', source], videoPad: '[0:v:0]', videoFilters: [], audioMap: '0:a:0', description: '1080p30 file' },
+      input: { args: ['-i', source], videoPad: '[0:v:0]', videoFilters: [], audioStreamMap: (stream: number) => `0:a:${stream}`, description: '1080p30 file' },
       renditions: presets,
       frameRate: 30,
       segmentDuration: 1,

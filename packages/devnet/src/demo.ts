@@ -12,6 +12,10 @@ const devnet = await startDevnet({
   dataDir: '.data/demo',
   ports: { site: 8080, relays: [8081, 8082], origin: 8090, originP2p: 9090 },
   site: true,
+  // The default ladder plus what a conference room carries beyond it: the audio-only variant and an
+  // interpretation track (a second tone), so a newcomer sees the language menu and "audio only" at once.
+  renditions: '720p,480p,360p,audio',
+  audioTracks: ['de:Deutsch (interpretation):1'],
   // The recordings page plays what the relays pin; an interim recording every minute keeps it fresh.
   archive: true,
   recordingInterval: 60

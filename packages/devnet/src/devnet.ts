@@ -28,6 +28,8 @@ export interface DevnetOptions {
   relays?: number
   /** Origin rendition list, e.g. `360p`; the origin's default when absent. */
   renditions?: string
+  /** Origin `--audio-track` values (interpretation), e.g. `de:Deutsch (interpretation):1`. */
+  audioTracks?: string[]
   /** Origin `--input`, e.g. `tcp://127.0.0.1:9300` for a test-owned sender; the test pattern when absent. */
   originInput?: string
   /** Where the nodes keep keys and blocks; a fresh temporary directory (removed on stop) when absent. */
@@ -129,6 +131,7 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
       '--ready-file', ready
     ]
     if (options.renditions !== undefined) args.push('--renditions', options.renditions)
+    for (const track of options.audioTracks ?? []) args.push('--audio-track', track)
     if (options.originInput !== undefined) args.push('--input', options.originInput)
     if (options.recordingInterval !== undefined) args.push('--recording-interval', String(options.recordingInterval))
     // A restarted primary numbers after the standby that took over meanwhile.
@@ -187,6 +190,7 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
       const ready = join(dataDir, 'origin-standby.ready.json')
       const args = ['--room', room, '--data', join(dataDir, 'origin-standby'), '--http', `${host}:0`, '--listen', `/ip4/${host}/tcp/0`, '--room-key', origin.key, '--ready-file', ready]
       if (options.renditions !== undefined) args.push('--renditions', options.renditions)
+      for (const track of options.audioTracks ?? []) args.push('--audio-track', track)
       const process = await startService({ name: 'origin-standby', script: ORIGIN_CLI, args, ready: readyFile(ready), log: options.log })
       started.push(process)
       standby = originHandle(process)

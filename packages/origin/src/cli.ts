@@ -21,6 +21,8 @@ import { assertStreamInput, parseInputUrl } from './stream-input.ts'
 import type { SeparateSecrets, StreamInput } from './stream-input.ts'
 import { inputSecrets } from './input-secrets.ts'
 import { assertScheduleSource } from './recording-consent.ts'
+import { assertAudioTracks, parseAudioTrack } from './audio-tracks.ts'
+import type { AudioTrack } from './audio-tracks.ts'
 
 const HELP = `Usage: hivecast-origin --room <slug> [options]
        hivecast-origin --config rooms.yaml [--room <slug>] [options]
@@ -54,8 +56,10 @@ Config file (every field but slug is optional; relative paths are from the file'
         kind: rtmp                  #   test-pattern
         listen: 0.0.0.0:1935        #   file: path
         key: change-me-to-a-secret  #   rtmp: listen, key (8-64 of A-Z a-z 0-9 - _)
-      renditions: [720p, 480p, 360p]  # srt: mode (listener|caller), address, passphrase
-      segmentDuration: 1            #   udp: listen    tcp: listen    http: url
+      renditions: [720p, 480p, 360p, audio]  # srt: mode (listener|caller), address, passphrase
+      audioTracks:                  #   udp: listen    tcp: listen    http: url
+        - { language: de, name: Deutsch (interpretation), stream: 1 }
+      segmentDuration: 1
       thumbnailInterval: 10
       roomKeys: [12D3KooW...]       # the hot standby's key (and on the standby, the primary's)
       slate: ./brb.png              # shown while no input arrives
@@ -81,6 +85,7 @@ interface Settings {
   http: string
   listen: string[]
   renditions: string[]
+  audioTracks: AudioTrack[]
   segmentDuration: number
   recordingInterval: number
   thumbnailInterval: number
@@ -171,6 +176,7 @@ async function parseCommandLine (): Promise<Settings> {
   const logLevelFlag = text(values, 'log-level')
   const pushFanoutFlag = text(values, 'push-fanout')
   let pushFanout: number | undefined
+  let audioTracks: AudioTrack[] = config?.audioTracks ?? []
   const schedule = text(values, 'schedule') ?? config?.schedule
   let input = config?.input ?? { kind: 'test-pattern' }
   const secrets = secretsFromEnvironment()
@@ -182,7 +188,9 @@ async function parseCommandLine (): Promise<Settings> {
     assertRoomSlug(room)
     if (inputValue !== undefined) input = parseInputUrl(inputValue, secrets)
     else input = withSecrets(input, secrets)
-    resolveRenditions(renditions)
+    const trackFlags = list(values, 'audio-track')
+    if (trackFlags !== undefined) audioTracks = assertAudioTracks(trackFlags.map(parseAudioTrack))
+    resolveRenditions(renditions, audioTracks)
     parseHostPort(http)
     const given: Record<string, number> = { 'segment-duration': segmentDuration, 'recording-interval': recordingInterval, 'thumbnail-interval': thumbnailInterval }
     for (const flag of ORIGIN_FLAGS) if (flag.seconds !== undefined) flag.seconds(given[flag.name] ?? 0)
@@ -208,6 +216,7 @@ async function parseCommandLine (): Promise<Settings> {
     http,
     listen: list(values, 'listen') ?? config?.listen ?? [DEFAULT_LISTEN],
     renditions,
+    audioTracks,
     segmentDuration,
     recordingInterval,
     thumbnailInterval,
@@ -240,6 +249,7 @@ try {
     http: args.http,
     listen: args.listen,
     renditions: args.renditions,
+    audioTracks: args.audioTracks,
     segmentDuration: args.segmentDuration,
     recordingInterval: args.recordingInterval,
     thumbnailInterval: args.thumbnailInterval,

@@ -9,6 +9,8 @@
  * interval to the segment duration). With one in the ladder the encoded renditions key on the source's
  * keyframes too (`-force_key_frames source`), so every rendition still cuts at the same moments.
  * Every output's timestamps are shifted onto the room's media timeline (see media-timeline.ts).
+ * Audio-only renditions (the audio-only variant, interpretation tracks) are AAC variants of the
+ * MPEG-TS output, on the same clock, so a player can play one beside any video variant.
  */
 import { join } from 'node:path'
 import { videoMaxrate } from './rendition-ladder.ts'
@@ -50,12 +52,17 @@ function mapSpecifier (pad: string): string {
 
 export function ladderArgs (options: LadderCommandOptions): string[] {
   const { input, renditions, segmentDuration, hlsDir, runId } = options
-  const encoded = renditions.flatMap((r, i) => r.copy === true ? [] : [i])
+  const encoded = renditions.flatMap((r, i) => r.copy === true || r.audioOnly === true ? [] : [i])
   const passthrough = encoded.length < renditions.length
+  // The MPEG-TS output: H.264 variants, then audio-only ones.
   const h264 = renditions.flatMap((r, i) => r.av1 === true ? [] : [i])
   const av1 = renditions.flatMap((r, i) => r.av1 === true ? [i] : [])
-  // The H.264 output numbers its variants 0..n-1 (`%v`), which must be their ladder indices.
-  if (h264.some((i, k) => i !== k)) throw new Error('the AV1 renditions must come after the H.264 ones, as resolveRenditions orders them')
+  const withVideo = h264.filter(i => renditions[i]!.audioOnly !== true)
+  // The MPEG-TS output numbers its variants 0..n-1 (`%v`), which must be their ladder indices, and
+  // its video streams v:0..m-1, which must be the same: video variants first, then audio, then AV1.
+  if (h264.some((i, k) => i !== k) || withVideo.some((i, k) => i !== k)) {
+    throw new Error('the AV1 renditions must come after the H.264 ones, and audio-only ones after the video ones, as resolveRenditions orders them')
+  }
   const branches = encoded.map(i => `[s${i}]`)
   const chains: string[] = []
   if (branches.length > 0) chains.push(`${input.videoPad}${[...input.videoFilters, `split=${branches.length}`].join(',')}${branches.join('')}`)
@@ -77,9 +84,9 @@ export function ladderArgs (options: LadderCommandOptions): string[] {
   const audio = ['-c:a', 'aac', '-ar', '48000', '-ac', '2']
 
   if (h264.length > 0) {
-    h264.forEach(i => args.push('-map', renditions[i]!.copy === true ? mapSpecifier(input.videoPad) : `[v${i}]`))
-    h264.forEach(() => args.push('-map', input.audioMap))
-    h264.forEach(i => {
+    withVideo.forEach(i => args.push('-map', renditions[i]!.copy === true ? mapSpecifier(input.videoPad) : `[v${i}]`))
+    h264.forEach(i => args.push('-map', input.audioStreamMap(renditions[i]!.audioStream ?? 0)))
+    withVideo.forEach(i => {
       const r = renditions[i]!
       if (r.copy === true) {
         args.push(`-c:v:${i}`, 'copy')
@@ -97,14 +104,14 @@ export function ladderArgs (options: LadderCommandOptions): string[] {
       '-hls_segment_filename', join(hlsDir, '%v', `run${runId}-%d.ts`),
       // Variants are numbered, not named: `name:` in the map needs ffmpeg 4.2+, and the static build
       // the origin falls back to on machines without ffmpeg is older.
-      '-var_stream_map', h264.map(i => `v:${i},a:${i}`).join(' '),
+      '-var_stream_map', h264.map(i => renditions[i]!.audioOnly === true ? `a:${i}` : `v:${i},a:${i}`).join(' '),
       join(hlsDir, '%v', PLAYLIST_NAME))
   }
   // Each AV1 rendition is an output of its own: fMP4 segments need an init section per playlist.
   for (const i of av1) {
     const r = renditions[i]!
     const dir = renditionDir(hlsDir, i)
-    args.push('-map', `[v${i}]`, '-map', input.audioMap,
+    args.push('-map', `[v${i}]`, '-map', input.audioStreamMap(0),
       '-c:v', 'libsvtav1', '-preset', '10', '-pix_fmt', 'yuv420p', '-b:v', String(r.videoBitrate),
       // libsvtav1 in ffmpeg 5.1 ignores -force_key_frames: a GOP of one segment when the frame rate is
       // known, else SVT-AV1's keyint in seconds (one frame longer: segments of 1.04 s at 25 fps).

@@ -7,6 +7,7 @@ import { InvalidOptionError, isRoomKey } from '@hivecast/shared'
 import type { LogLevel } from '@hivecast/shared'
 import { DEFAULT_RENDITIONS, RENDITION_PRESETS } from './rendition-ladder.ts'
 import type { StreamInput } from './stream-input.ts'
+import type { AudioTrack } from './audio-tracks.ts'
 
 export interface OriginOptions {
   /** Room slug, e.g. `janson`. */
@@ -21,6 +22,11 @@ export interface OriginOptions {
   listen?: string[]
   /** Rendition preset names. Default `720p,480p,360p`. */
   renditions?: string[]
+  /**
+   * Interpretation: further audio streams of the input, each announced as an alternate audio
+   * rendition (`audio-<language>`) players offer beside the program's own sound. Default: none.
+   */
+  audioTracks?: AudioTrack[]
   /** Seconds per segment (and per GOP). Default 1. */
   segmentDuration?: number
   /** Seconds between room thumbnails (JPEG, announced for room lists); 0 turns them off. Default 10. */
@@ -161,7 +167,19 @@ input's video through untouched; its segments are cut at the input's own
 keyframes, so set the mixer's keyframe interval to the segment duration
 (the x264 renditions then key on the same frames). "av1-720p" (or "av1"),
 "av1-480p" and "av1-360p" add AV1 (SVT-AV1, fMP4 segments) for browsers that
-decode it; off by default: on 2 cores av1-480p alone takes ~1.2 of them`
+decode it; off by default: on 2 cores av1-480p alone takes ~1.2 of them.
+"audio" adds the audio-only variant: the program's sound alone (AAC,
+64 kbit/s) for bad connections and audio-only talks`
+  },
+  {
+    name: 'audio-track',
+    value: '<lang:name:stream>',
+    multiple: true,
+    help: `interpretation, repeatable: the input's audio stream <stream> (counted
+from 0, the program's own sound, which stays the default) as an AAC
+rendition "audio-<lang>" that players list in their language menu, e.g.
+--audio-track "de:Deutsch (interpretation):1". The test pattern makes
+one tone per stream`
   },
   { name: 'segment-duration', value: '<s>', seconds: assertSegmentDuration, help: `seconds per segment and GOP (default ${DEFAULT_SEGMENT_DURATION})` },
   {

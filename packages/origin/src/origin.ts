@@ -18,6 +18,7 @@ import { ladderArgs, renditionDir } from './ladder-command.ts'
 import { runTimestampOffset } from './media-timeline.ts'
 import { PlaylistWatcher } from './playlist-watcher.ts'
 import { DEFAULT_RENDITIONS, renditionInfo, resolveRenditions } from './rendition-ladder.ts'
+import { assertAudioTracks } from './audio-tracks.ts'
 import { probeSegment } from './segment-probe.ts'
 import { SegmentDescriber } from './segment-describer.ts'
 import { InputWatch } from './input-watch.ts'
@@ -123,7 +124,8 @@ const LISTENER_MAX_BACKOFF_MS = 2000
 export async function startOrigin (options: OriginOptions): Promise<Origin> {
   const log = logger('origin', { level: options.logLevel, ...(options.log === undefined ? {} : { write: options.log }) })
   const room = assertRoomSlug(options.room)
-  const presets = resolveRenditions(options.renditions ?? [...DEFAULT_RENDITIONS])
+  const audioTracks = assertAudioTracks(options.audioTracks ?? [])
+  const presets = resolveRenditions(options.renditions ?? [...DEFAULT_RENDITIONS], audioTracks)
   const segmentDuration = assertSegmentDuration(options.segmentDuration ?? DEFAULT_SEGMENT_DURATION)
   const recordingInterval = assertRecordingInterval(options.recordingInterval ?? DEFAULT_RECORDING_INTERVAL)
   const pushFanout = assertPushFanout(options.pushFanout ?? ORIGIN_PUSH_FANOUT)
@@ -150,7 +152,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
   // The test pattern is generated at the largest encoded size; a thumbnail is decoded from the
   // smallest H.264 rendition (its segments are whole MPEG-TS files, an AV1 one needs its init section).
   const top = presets.filter(p => p.copy !== true).sort((a, b) => b.height - a.height)[0] ?? presets[0]!
-  const thumbnailRendition = presets.filter(p => p.av1 !== true).at(-1)?.name
+  const thumbnailRendition = presets.filter(p => p.av1 !== true && p.audioOnly !== true).at(-1)?.name
 
   const ffmpeg = await locateFfmpeg()
   log.info(describeFfmpeg(ffmpeg))
@@ -253,7 +255,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
           }
         }))
         for (const w of watchers) w.start()
-        const prepared = prepareInput(input, { room, width: top.width, height: top.height, frameRate: TEST_PATTERN_FRAME_RATE, now: new Date(), font, rtmpInternalPort: rtmpGate?.internalPort, inputFile: join(dataDir, 'input.ffconcat') })
+        const prepared = prepareInput(input, { room, width: top.width, height: top.height, frameRate: TEST_PATTERN_FRAME_RATE, now: new Date(), font, rtmpInternalPort: rtmpGate?.internalPort, audioStreams: 1 + Math.max(0, ...audioTracks.map(t => t.stream)), inputFile: join(dataDir, 'input.ffconcat') })
         if (prepared.file !== undefined) {
           await writeFile(prepared.file.path, prepared.file.content, { mode: 0o600 })
           // The mode above applies only when the file is created.

@@ -7,8 +7,15 @@
  * The `av1-*` presets (off by default; `av1` = `av1-720p`) encode AV1 with SVT-AV1 into fMP4 segments
  * with an init section, for browsers that decode AV1: about 60 % of the H.264 bitrate at the same size.
  * SVT-AV1 picks the level itself, so their codec string is read from the init section (`av1C`).
+ *
+ * `audio` is the audio-only variant: the program's sound as AAC alone at 64 kbit/s, for bad
+ * connections and `audio-only` talks. Audio tracks (audio-tracks.ts) add one AAC-only rendition per
+ * interpretation language, `audio-<language>`.
  */
+import { MAIN_AUDIO_NAME } from '@hivecast/shared'
 import type { RenditionInfo } from '@hivecast/shared'
+import { AUDIO_TRACK_BITRATE, assertAudioTracks, audioTrackRendition } from './audio-tracks.ts'
+import type { AudioTrack } from './audio-tracks.ts'
 
 export interface RenditionPreset {
   name: string
@@ -24,12 +31,23 @@ export interface RenditionPreset {
   copy?: boolean
   /** Encode AV1 (SVT-AV1) into fMP4 segments instead of H.264 into MPEG-TS. */
   av1?: boolean
+  /** AAC alone, no video: the audio-only variant and the interpretation tracks. */
+  audioOnly?: boolean
+  /** The input's audio stream it carries (0, the program's own sound, when absent). */
+  audioStream?: number
+  /** Set on an interpretation track: announced as an alternate audio rendition with these. */
+  track?: { language: string, name: string }
 }
 
 /** Peak video rate over the target: the VBV cap that also keeps 1 s segments far below 1 MiB. */
 const MAXRATE_FACTOR = 1.1
 /** MPEG-TS packetisation (headers, PES, PCR, padding) adds several per cent over the elementary streams. */
 const TS_OVERHEAD = 1.08
+/**
+ * AAC alone in MPEG-TS: PES headers and the PAT/PMT repeated every segment weigh more against 8 KB/s;
+ * measured 74-75 kbit/s for AAC at 64 kbit/s with 1 s segments (test/audio-renditions.test.ts).
+ */
+const AUDIO_TS_OVERHEAD = 1.25
 const HIGH_PROFILE_IDC = 0x64
 
 /** The passthrough rendition; `copy` is accepted as another name for it. */
@@ -42,6 +60,7 @@ export const RENDITION_PRESETS: readonly RenditionPreset[] = [
   { name: '480p', width: 854, height: 480, videoBitrate: 1_200_000, audioBitrate: 96_000, level: '3.1' },
   { name: '360p', width: 640, height: 360, videoBitrate: 700_000, audioBitrate: 96_000, level: '3.0' },
   { name: '240p', width: 426, height: 240, videoBitrate: 400_000, audioBitrate: 64_000, level: '2.1' },
+  { name: 'audio', width: 0, height: 0, videoBitrate: 0, audioBitrate: 64_000, level: '', audioOnly: true },
   { name: 'av1-720p', width: 1280, height: 720, videoBitrate: 1_500_000, audioBitrate: 128_000, level: '', av1: true },
   { name: 'av1-480p', width: 854, height: 480, videoBitrate: 700_000, audioBitrate: 96_000, level: '', av1: true },
   { name: 'av1-360p', width: 640, height: 360, videoBitrate: 400_000, audioBitrate: 96_000, level: '', av1: true }
@@ -57,14 +76,34 @@ const PASSTHROUGH_BANDWIDTH_GUESS = 6_000_000
 
 const presetNames = (): string => `${RENDITION_PRESETS.map(p => p.name).join(', ')} (copy = source, av1 = av1-720p)`
 
-/** 0 for the passthrough, 1 for H.264, 2 for AV1: the order the ladder command writes them in. */
-const kindOrder = (preset: RenditionPreset): number => preset.copy === true ? 0 : preset.av1 === true ? 2 : 1
+/**
+ * 0 for the passthrough, 1 for H.264, 2 for the audio-only variant, 3 for interpretation tracks, 4 for
+ * AV1: the order the ladder command writes them in (MPEG-TS ones in one output, then fMP4 ones).
+ */
+const kindOrder = (preset: RenditionPreset): number =>
+  preset.copy === true ? 0 : preset.av1 === true ? 4 : preset.track !== undefined ? 3 : preset.audioOnly === true ? 2 : 1
+
+/** The AAC-only rendition of an interpretation track. */
+function trackPreset (track: AudioTrack): RenditionPreset {
+  return {
+    name: audioTrackRendition(track),
+    width: 0,
+    height: 0,
+    videoBitrate: 0,
+    audioBitrate: AUDIO_TRACK_BITRATE,
+    level: '',
+    audioOnly: true,
+    audioStream: track.stream,
+    track: { language: track.language, name: track.name }
+  }
+}
 
 /**
- * Resolves preset names: the passthrough first, then H.264 best first, then AV1 best first. Throws
- * naming the valid ones when a name is unknown or repeated.
+ * Resolves preset names and audio tracks: the passthrough first, then H.264 best first, the audio-only
+ * variant, the interpretation tracks, then AV1 best first. Throws naming the valid ones when a name is
+ * unknown or repeated, or when no rendition carries video.
  */
-export function resolveRenditions (names: readonly string[]): RenditionPreset[] {
+export function resolveRenditions (names: readonly string[], tracks: readonly AudioTrack[] = []): RenditionPreset[] {
   if (names.length === 0) throw new Error(`no renditions chosen: pick one or more of ${presetNames()}`)
   const chosen: RenditionPreset[] = []
   for (const name of names) {
@@ -73,6 +112,9 @@ export function resolveRenditions (names: readonly string[]): RenditionPreset[] 
     if (chosen.includes(preset)) throw new Error(`rendition "${name}" is listed twice`)
     chosen.push(preset)
   }
+  if (chosen.every(p => p.audioOnly === true)) throw new Error('"audio" alone is no ladder: add a video rendition, e.g. audio,360p')
+  chosen.push(...assertAudioTracks(tracks).map(trackPreset))
+  // Sort is stable: the interpretation tracks keep the order they were given in.
   return chosen.sort((a, b) => kindOrder(a) - kindOrder(b) || b.height - a.height)
 }
 
@@ -89,6 +131,17 @@ export function codecsFor (preset: RenditionPreset): string {
 
 /** The announced info before any segment is probed; `frameRate` 0 means not known yet. */
 export function renditionInfo (preset: RenditionPreset, frameRate: number): RenditionInfo {
+  if (preset.audioOnly === true) {
+    return {
+      name: preset.name,
+      bandwidth: Math.round(preset.audioBitrate * AUDIO_TS_OVERHEAD),
+      width: 0,
+      height: 0,
+      codecs: 'mp4a.40.2',
+      frameRate: 0,
+      audio: preset.track === undefined ? { role: 'main', name: MAIN_AUDIO_NAME } : { role: 'alternate', ...preset.track }
+    }
+  }
   if (preset.copy === true) {
     return { name: preset.name, bandwidth: PASSTHROUGH_BANDWIDTH_GUESS, width: 0, height: 0, codecs: 'avc1.640028,mp4a.40.2', frameRate }
   }

@@ -15,12 +15,16 @@ import { assertScheduleSource, isScheduleUrl } from './recording-consent.ts'
 import { resolveRenditions, RENDITION_PRESETS } from './rendition-ladder.ts'
 import { InvalidInputFieldError, assertStreamInput, INPUT_KINDS } from './stream-input.ts'
 import type { StreamInput } from './stream-input.ts'
+import { assertAudioTracks } from './audio-tracks.ts'
+import type { AudioTrack } from './audio-tracks.ts'
 
 export interface RoomConfig {
   slug: string
   title?: string
   input?: StreamInput
   renditions?: string[]
+  /** Interpretation: further audio streams of the input as alternate audio renditions. */
+  audioTracks?: AudioTrack[]
   segmentDuration?: number
   thumbnailInterval?: number
   /** Keys of the room's other origins (hot standby). */
@@ -62,6 +66,11 @@ const roomSchema = v.strictObject({
   renditions: v.optional(v.pipe(
     v.array(v.string(), `must be a list of presets, e.g. [720p, 360p], from ${RENDITION_PRESETS.map(p => p.name).join(', ')}`),
     v.minLength(1, 'must list at least one rendition'))),
+  audioTracks: v.optional(v.array(v.strictObject({
+    language: text('a language tag', 'de'),
+    name: text('the name players show', 'Deutsch (interpretation)'),
+    stream: v.number('must be the input\'s audio stream, counted from 0 (the program\'s sound), e.g. 1')
+  }, configFields('an audio track has language, name and stream')), 'must be a list of audio tracks, e.g. [{ language: de, name: Deutsch, stream: 1 }]')),
   segmentDuration: v.optional(v.number('must be a number of seconds, e.g. 1')),
   thumbnailInterval: v.optional(v.number('must be a number of seconds, e.g. 10, or 0 for no thumbnails')),
   roomKeys: v.optional(v.array(text('a peer id', '12D3KooW...'), 'must be a list of the other origins\' keys, e.g. [12D3KooW...]')),
@@ -70,7 +79,7 @@ const roomSchema = v.strictObject({
   data: v.optional(text('a directory', './.data/janson')),
   http: v.optional(address('127.0.0.1:8090')),
   listen: v.optional(v.array(text('a libp2p multiaddr', '/ip4/0.0.0.0/tcp/9090'), 'must be a list of multiaddrs, e.g. [/ip4/0.0.0.0/tcp/9090]'))
-}, configFields('a room has slug, title, input, renditions, segmentDuration, thumbnailInterval, roomKeys, slate, schedule, data, http and listen'))
+}, configFields('a room has slug, title, input, renditions, audioTracks, segmentDuration, thumbnailInterval, roomKeys, slate, schedule, data, http and listen'))
 
 const fileSchema = v.strictObject({
   rooms: v.pipe(v.array(roomSchema, 'must be a list of rooms, each starting with "- slug: <name>"'), v.minLength(1, 'must list at least one room'))
@@ -102,6 +111,7 @@ export function parseRoomConfig (source: string, file: string): RoomConfig[] {
     checkConfigField(file, `${at}.slug`, () => assertRoomSlug(room.slug))
     if (seen.has(room.slug)) throw new InvalidConfigError(`${file}: ${at}.slug "${room.slug}" is listed twice: give each room its own slug`)
     seen.add(room.slug)
+    if (room.audioTracks !== undefined) checkConfigField(file, `${at}.audioTracks`, () => assertAudioTracks(room.audioTracks ?? []))
     if (room.renditions !== undefined) checkConfigField(file, `${at}.renditions`, () => resolveRenditions(room.renditions ?? []))
     if (room.segmentDuration !== undefined) checkConfigField(file, `${at}.segmentDuration`, () => assertSegmentDuration(room.segmentDuration ?? 0))
     if (room.thumbnailInterval !== undefined) checkConfigField(file, `${at}.thumbnailInterval`, () => assertThumbnailInterval(room.thumbnailInterval ?? 0))
@@ -118,6 +128,7 @@ export function parseRoomConfig (source: string, file: string): RoomConfig[] {
       ...(room.title === undefined ? {} : { title: room.title }),
       ...(input === undefined ? {} : { input }),
       ...(room.renditions === undefined ? {} : { renditions: room.renditions }),
+      ...(room.audioTracks === undefined ? {} : { audioTracks: room.audioTracks }),
       ...(room.segmentDuration === undefined ? {} : { segmentDuration: room.segmentDuration }),
       ...(room.thumbnailInterval === undefined ? {} : { thumbnailInterval: room.thumbnailInterval }),
       ...(room.roomKeys === undefined ? {} : { roomKeys: room.roomKeys }),

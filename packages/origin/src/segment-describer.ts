@@ -47,7 +47,8 @@ export class SegmentDescriber {
    */
   readonly describe = async (segment: FinishedSegment, bytes: Uint8Array, info: RenditionInfo, init?: Uint8Array): Promise<RenditionInfo> => {
     const preset = this.#presets.find(p => p.name === segment.rendition)
-    if (this.#probe === undefined || preset === undefined) return info
+    // AAC alone: nothing to probe for (no frame rate, size or video codec), and ffprobe finds no video.
+    if (this.#probe === undefined || preset === undefined || preset.audioOnly === true) return info
     let video = this.#probed.get(segment.rendition)
     if (video === undefined) {
       try {

@@ -45,7 +45,8 @@ export function slateInput (file: string, width: number, height: number): Prepar
     videoPad: '[0:v:0]',
     videoFilters: [`fps=${SLATE_FRAME_RATE}`, `scale=${width}:${height}:force_original_aspect_ratio=decrease`,
       `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2`, 'setsar=1', 'format=yuv420p'],
-    audioMap: '1:a',
+    // Silence for every audio stream: the program's and each interpretation track.
+    audioStreamMap: () => '1:a',
     description: `slate ${file}${still ? ' (still image)' : ' (looped)'}`
   }
 }

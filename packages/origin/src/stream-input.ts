@@ -38,6 +38,8 @@ export interface InputContext {
   now: Date
   /** A TrueType font for drawtext, or undefined to run without burned-in text. */
   font: string | undefined
+  /** Audio streams the ladder maps (1 + the highest interpretation track's stream): the test pattern makes as many tones. */
+  audioStreams?: number
   /** For rtmp: the loopback port ffmpeg listens on behind the stream-key gate. */
   rtmpInternalPort?: number
   /** For srt and http: where the input description that holds their secrets is written (mode 0600). */
@@ -51,8 +53,11 @@ export interface PreparedInput {
   videoPad: string
   /** Filters applied to the video before it is split into renditions. */
   videoFilters: string[]
-  /** `-map` specifier of the audio stream, mapped once per rendition. */
-  audioMap: string
+  /**
+   * `-map` specifier of the input's audio stream `stream` (0: the program's own sound, mapped once per
+   * rendition; more for interpretation tracks).
+   */
+  audioStreamMap: (stream: number) => string
   description: string
   /**
    * A file to write (mode 0600) before ffmpeg starts: an ffconcat description naming a URL with
@@ -266,15 +271,18 @@ function testPattern (ctx: InputContext): PreparedInput {
       `:fontsize=${fontSize}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=${Math.round(fontSize / 4)}` +
       ':x=(w-text_w)/2:y=h/12')
   }
+  // One tone per audio stream, each a fifth above the last (440, 660, 990 Hz ...): an interpretation
+  // track is heard to be another sound than the program's.
+  const tones = Math.max(1, ctx.audioStreams ?? 1)
   return {
     args: [
       '-re', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${frameRate}`,
-      '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'
+      ...Array.from({ length: tones }, (_, k) => ['-re', '-f', 'lavfi', '-i', `sine=frequency=${Math.round(440 * 1.5 ** k)}:sample_rate=48000`]).flat()
     ],
     videoPad: '[0:v]',
     videoFilters,
-    audioMap: '1:a',
-    description: `test pattern ${width}x${height}@${frameRate}${ctx.font === undefined ? '' : ' with clock'}`
+    audioStreamMap: stream => `${1 + Math.min(stream, tones - 1)}:a`,
+    description: `test pattern ${width}x${height}@${frameRate}${ctx.font === undefined ? '' : ' with clock'}${tones > 1 ? `, ${tones} tones` : ''}`
   }
 }
 
@@ -345,7 +353,7 @@ export function prepareInput (input: StreamInput, ctx: InputContext): PreparedIn
     args,
     videoPad: '[0:v:0]',
     videoFilters: [],
-    audioMap: '0:a:0',
+    audioStreamMap: stream => `0:a:${stream}`,
     description: describeInput(input),
     ...(file === undefined ? {} : { file })
   }

@@ -79,6 +79,7 @@ test('every flag of the option table is accepted', async () => {
     http: '127.0.0.1:0',
     listen: '/ip4/127.0.0.1/tcp/0',
     renditions: '240p',
+    'audio-track': 'de:Deutsch:1',
     'segment-duration': '1',
     'room-key': '12D3KooWLrxRhgsFHHotNZL6Fsiq5XdjxhMzHKeRdmhNMLfnvHG5',
     'thumbnail-interval': '0',

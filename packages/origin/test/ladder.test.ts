@@ -14,7 +14,7 @@ import { CID } from 'multiformats/cid'
 import { verifyRawBlock } from '@hivecast/shared'
 import { getBlock } from '@hivecast/shared/node'
 import { eventually } from '@hivecast/devnet'
-import { DEFAULT_RENDITIONS, ladderArgs, resolveRenditions, startOrigin } from '../src/index.ts'
+import { DEFAULT_RENDITIONS, ladderArgs, parseAudioTrack, resolveRenditions, startOrigin } from '../src/index.ts'
 import type { Origin } from '../src/index.ts'
 import { avc1FromBytes, parseFrameRate } from '../src/segment-probe.ts'
 import { jpegSize } from '../src/thumbnail-publisher.ts'
@@ -23,7 +23,7 @@ import { listenToRoom, scratch } from './room-listener.ts'
 const run = promisify(execFile)
 const ROOM = 'ladder-test'
 
-const INPUT = { args: ['-i', 'in.ts'], videoPad: '[0:v:0]', videoFilters: [], audioMap: '0:a:0', description: 'a file' }
+const INPUT = { args: ['-i', 'in.ts'], videoPad: '[0:v:0]', videoFilters: [], audioStreamMap: (stream: number) => `0:a:${stream}`, description: 'a file' }
 
 test('the default ladder is 720p, 480p, 360p; source/copy passes H.264 through; AV1 comes last; unknown names say why not', () => {
   assert.deepEqual(DEFAULT_RENDITIONS, ['720p', '480p', '360p'])
@@ -31,6 +31,23 @@ test('the default ladder is 720p, 480p, 360p; source/copy passes H.264 through; 
   assert.deepEqual(resolveRenditions(['av1-360p', '240p', 'av1', '720p']).map(p => p.name), ['720p', '240p', 'av1-720p', 'av1-360p'], 'H.264 best first, then AV1 best first')
   assert.throws(() => resolveRenditions(['source', 'copy']), /rendition "copy" is listed twice/)
   assert.throws(() => resolveRenditions(['4k']), /unknown rendition "4k": use one or more of source, 1080p, .* \(copy = source, av1 = av1-720p\)/)
+})
+
+test('the audio-only variant and interpretation tracks are AAC variants of the MPEG-TS output, after the video, before AV1', () => {
+  const tracks = [{ language: 'de', name: 'Deutsch (interpretation)', stream: 1 }, { language: 'fr', name: 'Français', stream: 2 }]
+  const ladder = resolveRenditions(['av1-360p', 'audio', '360p'], tracks)
+  assert.deepEqual(ladder.map(p => p.name), ['360p', 'audio', 'audio-de', 'audio-fr', 'av1-360p'])
+  const args = ladderArgs({ input: INPUT, renditions: ladder, segmentDuration: 1, hlsDir: '/h', runId: 1 })
+  assert.equal(args[args.indexOf('-var_stream_map') + 1], 'v:0,a:0 a:1 a:2 a:3')
+  const maps = args.flatMap((a, i) => a === '-map' ? [args[i + 1]] : [])
+  assert.deepEqual(maps, ['[v0]', '0:a:0', '0:a:0', '0:a:1', '0:a:2', '[v4]', '0:a:0'], 'each track its own input stream; the audio-only variant the program\'s')
+  assert.ok(!args.includes('-c:v:1'), 'no video encoder for an audio-only variant')
+  assert.throws(() => resolveRenditions(['audio']), /add a video rendition/)
+  assert.throws(() => resolveRenditions(['360p'], [tracks[0]!, { ...tracks[0]!, stream: 3 }]), /"de" is listed twice/)
+  assert.throws(() => resolveRenditions(['360p'], [{ ...tracks[0]!, stream: 0 }]), /0 is the program's own sound/)
+  assert.throws(() => parseAudioTrack('de:Deutsch'), /not <language>:<name>:<stream>/)
+  assert.deepEqual(parseAudioTrack('pt-BR:Português: intérprete:3'), { language: 'pt-BR', name: 'Português: intérprete', stream: 3 })
+  assert.throws(() => parseAudioTrack('Deutsch:x:1'), /not a language tag/)
 })
 
 test('ffmpeg arguments: copy for the passthrough, x264 keyed on the source\'s keyframes, no forced frame rate', () => {

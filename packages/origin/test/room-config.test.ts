@@ -46,6 +46,16 @@ test('a rooms file is read with every field, relative paths taken from its direc
   assert.equal(pickRoom(rooms.slice(0, 1), undefined, 'rooms.yaml').slug, 'janson')
 })
 
+test('a room\'s audio tracks are read and checked: language tag, stream after the program\'s, one per language', () => {
+  const yaml = (tracks: string): string => `rooms:\n  - slug: janson\n    renditions: [360p, audio]\n    audioTracks: ${tracks}\n`
+  const [room] = parseRoomConfig(yaml('[{ language: de, name: Deutsch (interpretation), stream: 1 }]'), 'rooms.yaml')
+  assert.deepEqual(room?.audioTracks, [{ language: 'de', name: 'Deutsch (interpretation)', stream: 1 }])
+  assert.throws(() => parseRoomConfig(yaml('[{ language: German, name: x, stream: 1 }]'), 'rooms.yaml'), /rooms\[0\]\.audioTracks: .*not a language tag/)
+  assert.throws(() => parseRoomConfig(yaml('[{ language: de, name: x, stream: 0 }]'), 'rooms.yaml'), /rooms\[0\]\.audioTracks: .*0 is the program's own sound/)
+  assert.throws(() => parseRoomConfig(yaml('[{ language: de, name: x, stream: 1 }, { language: de, name: y, stream: 2 }]'), 'rooms.yaml'), /"de" is listed twice/)
+  assert.throws(() => parseRoomConfig(yaml('[{ language: de, name: x }]'), 'rooms.yaml'), /stream/)
+})
+
 for (const [why, yaml, message] of [
   ['broken YAML', 'rooms: [', /rooms\.yaml is not valid YAML: .*Fix the line it names/],
   ['no rooms', 'rooms: []', /rooms\.yaml: rooms must list at least one room/],

@@ -9,7 +9,8 @@
  * the next one asked.
  */
 import { relayRoutes, relayUrl, renderMasterPlaylist, renderMediaPlaylist } from '@hivecast/shared'
-import type { MediaPlaylist, PlaylistEntry, RenditionInfo } from '@hivecast/shared'
+import type { MediaPlaylist, PlaylistEntry } from '@hivecast/shared'
+import type { MasterRendition } from './audio-tracks.ts'
 import { LIVE_WINDOW_MAX_AGE_MS } from './announcement-book.ts'
 import type { AnnouncementBook, ListedSeq } from './announcement-book.ts'
 import { ABORTED } from './playlist-loader.ts'
@@ -27,11 +28,14 @@ export class LivePlaylists implements PlaylistSource {
   readonly #pool: RelayPool
   readonly #book: AnnouncementBook
   readonly #counters: PlaylistTrustCounters
+  readonly #shapeMaster: (renditions: MasterRendition[]) => MasterRendition[]
 
-  constructor (pool: RelayPool, book: AnnouncementBook, counters: PlaylistTrustCounters) {
+  /** `shapeMaster` picks what the master lists of the signed renditions (audio-tracks.ts: the viewer's sound). */
+  constructor (pool: RelayPool, book: AnnouncementBook, counters: PlaylistTrustCounters, shapeMaster: (renditions: MasterRendition[]) => MasterRendition[] = r => r) {
     this.#pool = pool
     this.#book = book
     this.#counters = counters
+    this.#shapeMaster = shapeMaster
   }
 
   async playlist (url: string, relays: RelayFetch): Promise<LoadOutcome> {
@@ -101,14 +105,18 @@ export class LivePlaylists implements PlaylistSource {
     return { refused: `${url} is not a segment this player listed` }
   }
 
-  /** One variant per rendition the window listed, from the signed descriptions; undefined for none. */
+  /**
+   * One variant (or audio rendition) per rendition the window listed, from the signed descriptions, as
+   * `shapeMaster` picks them; undefined for none.
+   */
   #master (listed: ReadonlyMap<string, ListedSeq[]>): string | undefined {
-    const renditions: Array<{ info: RenditionInfo, uri: string }> = []
+    const renditions: MasterRendition[] = []
     for (const [rendition, seqs] of listed) {
       const info = this.#book.rendition(rendition)
       if (info !== undefined && seqs.length > 0) renditions.push({ info, uri: mediaName('live', rendition) })
     }
-    return renditions.length === 0 ? undefined : renderMasterPlaylist(renditions)
+    const shaped = this.#shapeMaster(renditions)
+    return shaped.length === 0 ? undefined : renderMasterPlaylist(shaped)
   }
 
   /** The listed entries of `rendition` as a playlist; undefined when there are none. */

@@ -4,11 +4,12 @@
  * from hls.js and media events. It dispatches `hivecast:state` and `hivecast:stats` on the player's
  * root element.
  */
-// The light build: MPEG-TS/fMP4 with muxed H.264/AAC is all a room stream carries; no EME, subtitles
-// or alternate audio, for a third less script.
-import Hls from 'hls.js/light'
+// The full build: the light one has no alternate audio (interpretation); see audio-tracks.ts.
+import Hls from 'hls.js'
 import type { ErrorData, Level } from 'hls.js'
-import { hasWebCryptoDigest, isDirectoryCid, isRoomSlug } from '@hivecast/shared'
+import { AudioTracks } from './audio-tracks.ts'
+import type { AudioChoice } from './audio-tracks.ts'
+import { hasWebCryptoDigest, isDirectoryCid, isRoomSlug, relayRoutes, relayUrl } from '@hivecast/shared'
 import { AnnouncementBook } from './announcement-book.ts'
 import { LIVE_MASTER, LivePlaylists } from './live-playlists.ts'
 import { createPlaylistLoader } from './playlist-loader.ts'
@@ -64,6 +65,7 @@ export function emptyStats (state: PlayerState = 'connecting'): PlayerStats {
     bandwidthEstimate: null,
     rendition: null,
     auto: true,
+    audioTrack: null,
     announcementsVerified: 0,
     announcementsRefused: 0,
     entriesRejected: 0,
@@ -112,6 +114,8 @@ export class PlayerSession {
   #destroyed = false
   #p2p: PlaybackStats['p2p'] = 'off'
   #swarm: PeerSource | undefined
+  /** The viewer's sound: language and audio only. */
+  readonly audio = new AudioTracks()
 
   constructor (video: HTMLVideoElement, root: HTMLElement, options: PlayerOptions, onView: (view: PlayerView) => void) {
     this.#video = video
@@ -125,7 +129,7 @@ export class PlayerSession {
     const { recording } = options
     if (recording === undefined) {
       this.#book = new AnnouncementBook(options.room, keys)
-      this.#source = new LivePlaylists(this.#pool, this.#book, this.#trust)
+      this.#source = new LivePlaylists(this.#pool, this.#book, this.#trust, this.audio.shapeMaster)
     } else {
       this.#book = undefined
       this.#source = new RecordingPlaylists(this.#pool, recording.cid, recording, this.#trust)
@@ -170,6 +174,18 @@ export class PlayerSession {
     hls.nextLevel = index
   }
 
+  /** Keeps the viewer's sound; a language switches in place, audio only on or off loads the room again. */
+  setAudio (choice: AudioChoice): void {
+    if (this.audio.choose(choice)) this.retry()
+    else if (this.#hls !== undefined) this.audio.apply(this.#hls)
+  }
+
+  /** The room's thumbnail on the preferred relay (shown instead of the picture when playing audio only). */
+  thumbnailUrl (at: number): string | undefined {
+    const relay = this.#pool.order()[0]
+    return relay === undefined ? undefined : relayUrl(relay, relayRoutes.thumbnail(this.#options.room, at))
+  }
+
   /** True when the playhead is more than a few segments behind the live edge. */
   get behindLive (): boolean {
     const sync = this.#hls?.liveSyncPosition
@@ -197,6 +213,7 @@ export class PlayerSession {
       bandwidthEstimate: estimate === undefined || !Number.isFinite(estimate) ? null : Math.round(estimate),
       rendition: level === undefined ? null : levelLabel(level),
       auto: hls?.autoLevelEnabled ?? true,
+      audioTrack: hls === undefined ? null : hls.audioTracks[hls.audioTrack]?.name ?? null,
       announcementsVerified: this.#book?.verified ?? 0,
       announcementsRefused: this.#book?.refused ?? 0,
       entriesRejected: this.#trust.entriesRejected,
@@ -312,6 +329,7 @@ export class PlayerSession {
       else this.#setView('paused', 'Press play to start watching.')
     })
     hls.on(Hls.Events.ERROR, (_event, data) => { this.#onHlsError(hls, data) })
+    hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, () => { this.audio.apply(hls) })
     hls.on(Hls.Events.LEVEL_UPDATED, (_event, data) => {
       const details = data.details
       this.#targetDuration = details.targetduration

@@ -12,6 +12,8 @@ import type { PlayerOptions } from './player-options.ts'
 import type { PlayerHandle, PlayerView, QualityOption } from './player-session.ts'
 import type { PlayerStats } from './segment-ledger.ts'
 import { formatLatency, StatsPanel } from './stats-panel.ts'
+import { AudioOnlyPicture, LanguageMenu } from './language-menu.ts'
+import type { AudioChoice, AudioOption } from './audio-tracks.ts'
 import './player.css'
 
 export interface PlayerProps extends PlayerOptions {
@@ -42,6 +44,8 @@ export function Player (props: PlayerProps): ComponentChildren {
   const [quality, setQuality] = useState(-1)
   const [behindLive, setBehindLive] = useState(false)
   const [showStats, setShowStats] = useState(false)
+  const [sound, setSound] = useState<{ options: AudioOption[], language: string | null, audioOnly: boolean, offered: boolean }>({ options: [], language: null, audioOnly: false, offered: false })
+  const [thumbnail, setThumbnail] = useState<string | undefined>(undefined)
   const statsId = useId()
   const { room, roomKey, autoplay, onHandle, recording, p2p } = props
   const relays = props.relays.join('\n')
@@ -67,6 +71,10 @@ export function Player (props: PlayerProps): ComponentChildren {
       setQualities(session.qualities())
       setQuality(session.quality)
       setBehindLive(session.behindLive)
+      const { audio } = session
+      setSound({ options: audio.options(), language: audio.language, audioOnly: audio.audioOnly, offered: audio.audioOnlyOffered })
+      // A new thumbnail every 10 s at most (the origin takes one every 10 s by default).
+      setThumbnail(audio.audioOnly ? session.thumbnailUrl(Math.floor(Date.now() / 10_000) * 10_000) : undefined)
     }, 1000)
     onHandle?.({ stats: () => session.stats(), destroy: () => { session.destroy() } })
     return () => {
@@ -101,6 +109,12 @@ export function Player (props: PlayerProps): ComponentChildren {
     sessionRef.current?.setQuality(index)
     setQuality(index)
   }
+  const chooseSound = (choice: AudioChoice): void => {
+    const session = sessionRef.current
+    if (session === null) return
+    session.setAudio(choice)
+    setSound({ options: session.audio.options(), language: session.audio.language, audioOnly: session.audio.audioOnly, offered: session.audio.audioOnlyOffered })
+  }
   const goLive = (): void => {
     sessionRef.current?.goLive()
     setBehindLive(false)
@@ -117,6 +131,7 @@ export function Player (props: PlayerProps): ComponentChildren {
       'aria-label': recording === undefined ? `Live video of room ${room}` : `Recording of room ${room}`,
       onClick: togglePlay
     }),
+    recording === undefined && sound.audioOnly && h(AudioOnlyPicture, { src: thumbnail, room }),
     showOverlay && h('div', { class: 'hc-overlay' },
       view.state === 'connecting' || view.state === 'buffering' ? h('span', { class: 'hc-spinner', 'aria-hidden': 'true' }) : null,
       h('p', { class: 'hc-message' }, view.message),
@@ -138,6 +153,7 @@ export function Player (props: PlayerProps): ComponentChildren {
         'aria-label': behindLive ? `Go to live; now ${formatLatency(stats.latencyMs)} behind live` : `At the live edge, ${formatLatency(stats.latencyMs)} behind live`
       }, behindLive ? 'Go live' : null, h('span', { class: 'hc-latency', 'aria-hidden': 'true' }, `${behindLive ? ' · ' : ''}${formatLatency(stats.latencyMs)}`, h('span', { class: 'hc-latency-word' }, ' behind'))),
       h('span', { class: 'hc-spacer' }),
+      recording === undefined && h(LanguageMenu, { options: sound.options, language: sound.language, audioOnly: sound.audioOnly, audioOnlyOffered: sound.offered, onChoose: chooseSound }),
       qualities.length > 1 && h('label', { class: 'hc-quality' },
         h('span', { class: 'hc-visually-hidden' }, 'Quality'),
         h('select', { class: 'hc-select', value: String(quality), onChange: chooseQuality, 'aria-label': 'Quality' },

@@ -47,6 +47,8 @@ export interface PlaybackStats {
   /** The rendition playing, and whether the player picks it (`auto`) or the viewer did. */
   rendition: string | null
   auto: boolean
+  /** The audio track hls.js plays (`Original`, an interpretation's name); null when the stream offers no choice. */
+  audioTrack: string | null
   /** Announcements signed by the room key that this player checked; envelopes that failed. */
   announcementsVerified: number
   announcementsRefused: number

@@ -7,12 +7,16 @@
 import type { TimeRange } from '@hivecast/shared'
 
 /**
- * The master playlist served for a recording: the recording's own, with each variant URI carrying the
- * range (so a player that follows it stays inside the talk).
+ * The master playlist served for a recording: the recording's own, with each variant and audio
+ * rendition URI carrying the range (so a player that follows it stays inside the talk).
  */
 export function renderRecordingMaster (text: string, range: TimeRange): string {
   const query = rangeQuery(range)
-  return text.split('\n').map(line => line.trim() === '' || line.startsWith('#') ? line : `${line.trim()}${query}`).join('\n')
+  return text.split('\n').map(line => {
+    // An alternate audio rendition's URI is an attribute of its #EXT-X-MEDIA line.
+    if (line.startsWith('#EXT-X-MEDIA:')) return line.replace(/,URI="([^"]*)"/, (_, uri: string) => `,URI="${uri}${query}"`)
+    return line.trim() === '' || line.startsWith('#') ? line : `${line.trim()}${query}`
+  }).join('\n')
 }
 
 export function rangeQuery (range: TimeRange): string {

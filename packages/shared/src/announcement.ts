@@ -4,7 +4,7 @@
  */
 import * as v from 'valibot'
 import { DAG_PB_CODEC, RAW_CODEC, SHA2_256, isSegmentCid, tryParseCid } from './cid.ts'
-import { RENDITION_NAME, ROOM_SLUG, SESSION_ID } from './names.ts'
+import { LANGUAGE_TAG, RENDITION_NAME, ROOM_SLUG, SESSION_ID, TRACK_NAME } from './names.ts'
 
 /** Largest fMP4 init section announced; ffmpeg's are 1-2 KiB (the codec set-up, no media). */
 export const MAX_INIT_BYTES = 64 * 1024
@@ -15,7 +15,18 @@ const renditionSchema = v.object({
   width: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(8192)),
   height: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(8192)),
   codecs: v.pipe(v.string(), v.regex(/^[A-Za-z0-9.,-]{1,100}$/, 'codecs must be an RFC 6381 list')),
-  frameRate: v.pipe(v.number(), v.minValue(0), v.maxValue(240))
+  frameRate: v.pipe(v.number(), v.minValue(0), v.maxValue(240)),
+  /**
+   * Set on an audio-only rendition (AAC, no video). `main`: the program's own sound, an audio-only
+   * variant of the master playlist. `alternate`: another language (interpretation), listed as an
+   * `EXT-X-MEDIA` audio rendition the video variants can play with instead of their own sound.
+   * Optional: older origins never send it, and relays older than it drop it.
+   */
+  audio: v.optional(v.strictObject({
+    role: v.picklist(['main', 'alternate'], 'audio.role must be main or alternate'),
+    language: v.optional(v.pipe(v.string(), v.regex(LANGUAGE_TAG, 'audio.language must be a language tag such as de or en-GB'))),
+    name: v.pipe(v.string(), v.regex(TRACK_NAME, 'audio.name must be 1-64 characters without quotes'))
+  }))
 })
 
 const segmentSchema = v.strictObject({

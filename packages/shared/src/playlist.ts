@@ -197,17 +197,44 @@ export function renderMediaPlaylist (playlist: MediaPlaylist, segmentUri: (entry
   return lines.join('\n') + '\n'
 }
 
-/** Renders a master playlist: one variant per rendition, best first. */
+/** The `GROUP-ID` of the room's audio renditions in a master playlist. */
+export const AUDIO_GROUP = 'audio'
+/** The name of the program's own sound in the audio group when its audio rendition names none. */
+export const MAIN_AUDIO_NAME = 'Original'
+
+/**
+ * Renders a master playlist: one variant per rendition, best first. Alternate audio renditions
+ * (interpretation) are not variants: with any present, an `EXT-X-MEDIA` audio group lists the program's
+ * own sound first (no URI: it is muxed into each video variant; the default) and then each alternate
+ * with its URI, and the video variants name the group. An audio-only variant (the program's sound)
+ * names no group, so a player that picks it for a bad connection never waits for a second stream.
+ */
 export function renderMasterPlaylist (renditions: ReadonlyArray<{ info: RenditionInfo, uri: string }>): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-INDEPENDENT-SEGMENTS']
-  const sorted = [...renditions].sort((a, b) => b.info.bandwidth - a.info.bandwidth)
+  const alternates = renditions.filter(r => r.info.audio?.role === 'alternate')
+  const variants = renditions.filter(r => r.info.audio?.role !== 'alternate')
+  if (alternates.length > 0) {
+    const main = variants.find(r => r.info.audio?.role === 'main')?.info.audio
+    lines.push(audioMedia({ name: main?.name ?? MAIN_AUDIO_NAME, language: main?.language, main: true }))
+    for (const { info, uri } of alternates) lines.push(audioMedia({ name: info.audio!.name, language: info.audio!.language, main: false, uri }))
+  }
+  const sorted = [...variants].sort((a, b) => b.info.bandwidth - a.info.bandwidth)
   for (const { info, uri } of sorted) {
     const attrs = [`BANDWIDTH=${info.bandwidth}`]
     if (info.width > 0 && info.height > 0) attrs.push(`RESOLUTION=${info.width}x${info.height}`)
     attrs.push(`CODECS="${info.codecs}"`)
     if (info.frameRate > 0) attrs.push(`FRAME-RATE=${info.frameRate.toFixed(3)}`)
+    if (alternates.length > 0 && info.audio === undefined) attrs.push(`AUDIO="${AUDIO_GROUP}"`)
     attrs.push(`NAME="${info.name}"`)
     lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, uri)
   }
   return lines.join('\n') + '\n'
+}
+
+function audioMedia (track: { name: string, language: string | undefined, main: boolean, uri?: string }): string {
+  const attrs = ['TYPE=AUDIO', `GROUP-ID="${AUDIO_GROUP}"`]
+  if (track.language !== undefined) attrs.push(`LANGUAGE="${track.language}"`)
+  attrs.push(`NAME="${track.name}"`, `DEFAULT=${track.main ? 'YES' : 'NO'}`, 'AUTOSELECT=YES')
+  if (track.uri !== undefined) attrs.push(`URI="${track.uri}"`)
+  return `#EXT-X-MEDIA:${attrs.join(',')}`
 }

@@ -12,10 +12,21 @@ import type { TimeRange } from './relay-contract.ts'
 /** More segments than a month of 1 s segments is no recording Hivecast made. */
 const MAX_ENTRIES = 3_000_000
 
-/** Rendition names listed by a recording's master playlist (`index.m3u8`), in its order. */
+/**
+ * Rendition names listed by a recording's master playlist (`index.m3u8`), in its order: the variants
+ * and the alternate audio renditions (`#EXT-X-MEDIA` with a URI).
+ */
 export function masterRenditions (text: string): string[] {
   const names: string[] = []
   for (const line of text.split('\n').map(l => l.trim())) {
+    if (line.startsWith('#EXT-X-MEDIA:')) {
+      const uri = /,URI="([^"]*)"/.exec(line)?.[1]
+      if (uri === undefined) continue
+      const name = uri.endsWith('.m3u8') ? uri.slice(0, -'.m3u8'.length) : ''
+      if (!RENDITION_NAME.test(name)) throw new Error(`the master playlist names the audio rendition "${uri.slice(0, 80)}", not <rendition>.m3u8`)
+      names.push(name)
+      continue
+    }
     if (line === '' || line.startsWith('#')) continue
     const name = line.endsWith('.m3u8') ? line.slice(0, -'.m3u8'.length) : ''
     if (!RENDITION_NAME.test(name)) throw new Error(`the master playlist lists "${line.slice(0, 80)}", not <rendition>.m3u8`)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { LiveWindow, parseAnnouncement, renderMasterPlaylist, renderMediaPlaylist, segmentExtension } from '../src/index.ts'
+import { LiveWindow, masterRenditions, parseAnnouncement, renderMasterPlaylist, renderMediaPlaylist, segmentExtension } from '../src/index.ts'
 import type { SegmentAnnouncement, WindowRecord } from '../src/index.ts'
 
 const rendition = { name: '360p', bandwidth: 800_000, width: 640, height: 360, codecs: 'avc1.64001e,mp4a.40.2', frameRate: 30 }
@@ -105,6 +105,40 @@ test('the master playlist lists renditions best first with their attributes', ()
   assert.equal(variants.length, 2)
   assert.match(variants[0]!, /BANDWIDTH=2800000,RESOLUTION=1280x720,CODECS="avc1.64001e,mp4a.40.2",FRAME-RATE=30.000/)
   assert.match(text, /720p\.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=800000/)
+})
+
+test('alternate audio renditions form an audio group the video variants name; the audio-only variant names none', () => {
+  const text = renderMasterPlaylist([
+    { info: rendition, uri: '360p.m3u8' },
+    { info: { ...rendition, name: 'audio', bandwidth: 90_000, width: 0, height: 0, codecs: 'mp4a.40.2', frameRate: 0, audio: { role: 'main', name: 'Original' } }, uri: 'audio.m3u8' },
+    { info: { ...rendition, name: 'audio-de', bandwidth: 90_000, width: 0, height: 0, codecs: 'mp4a.40.2', frameRate: 0, audio: { role: 'alternate', language: 'de', name: 'Deutsch (interpretation)' } }, uri: 'audio-de.m3u8' }
+  ])
+  const lines = text.split('\n')
+  assert.deepEqual(lines.filter(l => l.startsWith('#EXT-X-MEDIA')), [
+    '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Original",DEFAULT=YES,AUTOSELECT=YES',
+    '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="de",NAME="Deutsch (interpretation)",DEFAULT=NO,AUTOSELECT=YES,URI="audio-de.m3u8"'
+  ])
+  const variants = lines.filter(l => l.startsWith('#EXT-X-STREAM-INF'))
+  assert.equal(variants.length, 2, 'the alternate is no variant')
+  assert.match(variants[0]!, /CODECS="avc1.64001e,mp4a.40.2",FRAME-RATE=30.000,AUDIO="audio",NAME="360p"/)
+  assert.equal(variants[1], '#EXT-X-STREAM-INF:BANDWIDTH=90000,CODECS="mp4a.40.2",NAME="audio"')
+  assert.deepEqual(masterRenditions(text), ['audio-de', '360p', 'audio'])
+  assert.doesNotMatch(renderMasterPlaylist([{ info: rendition, uri: '360p.m3u8' }]), /EXT-X-MEDIA|AUDIO=/, 'no group without an alternate')
+})
+
+test('an announced audio description is checked: role, language tag, name without quotes', () => {
+  const audio = (value: unknown): ReturnType<typeof parseAnnouncement> => parseAnnouncement({ ...segment(1), rendition: { ...rendition, audio: value } })
+  assert.equal(audio({ role: 'alternate', language: 'de', name: 'Deutsch' }).ok, true)
+  for (const [value, why] of [
+    [{ role: 'other', name: 'x' }, /audio\.role/],
+    [{ role: 'alternate', language: 'Deutsch', name: 'x' }, /audio\.language/],
+    [{ role: 'alternate', name: 'a "quoted" name' }, /audio\.name/],
+    [{ role: 'main', name: 'x', extra: 1 }, /audio/]
+  ] as const) {
+    const result = audio(value)
+    assert.equal(result.ok, false)
+    if (!result.ok) assert.match(result.reason, why)
+  }
 })
 
 test('a window with room takes older announcements, so a late joiner can fill in the past', () => {
