@@ -13,12 +13,13 @@ import { HttpResponder } from './http-response.ts'
 import { RequestLimiter } from './request-limiter.ts'
 import { serveBlock, servePathCar, serveRecordingFile } from './trustless-gateway.ts'
 import type { UploadThrottle } from './upload-throttle.ts'
+import type { ViewerTokens } from './viewer-tokens.ts'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Logger } from '@hivecast/shared'
 import type { GatewaySource, RouteContext } from './gateway-source.ts'
-import { InvalidOptionError, ListenError } from '@hivecast/shared'
+import { InvalidOptionError, ListenError, VIEWER_TOKEN_HEADER } from '@hivecast/shared'
 
 export type { GatewaySource, Health } from './gateway-source.ts'
 export { parseRange } from './http-response.ts'
@@ -40,6 +41,8 @@ export interface GatewayLimits {
   trustedProxies?: string[]
   /** Certificate chain and key (PEM): serve HTTPS. */
   tls?: { cert: Buffer, key: Buffer }
+  /** Where the rooms' viewers are counted (by token, per client address at most a few). */
+  viewerTokens?: ViewerTokens
 }
 
 /** Retry-After for a connection over its address's limit: long enough for one of its others to finish. */
@@ -87,7 +90,13 @@ export class Gateway {
     this.#proxies = new TrustedProxies(limits.trustedProxies)
     this.#connections = new ConnectionLimiter({ maxPerIp: limits.maxConnectionsPerIp ?? 0, max: limits.maxConnections, exempt: address => this.#proxies.trusts(address) })
     this.#http = new HttpResponder(limits.uploadThrottle)
-    this.#routes = { source, http: this.#http, log, counts: { hits: 0, misses: 0 }, sawViewer: req => { this.#viewers.set(this.#clientAddress(req), Date.now()) } }
+    const sawRoomViewer: RouteContext['sawRoomViewer'] = (req, room, via) => {
+      const tokens = limits.viewerTokens
+      if (tokens === undefined) return
+      if (via === 'window') tokens.seeToken(room, req.headers[VIEWER_TOKEN_HEADER.toLowerCase()], this.#clientAddress(req))
+      else tokens.seeAddress(room, this.#clientAddress(req))
+    }
+    this.#routes = { source, http: this.#http, log, counts: { hits: 0, misses: 0 }, sawViewer: req => { this.#viewers.set(this.#clientAddress(req), Date.now()) }, sawRoomViewer }
     this.#scheme = limits.tls === undefined ? 'http' : 'https'
     const timeouts = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS }
     this.#server = limits.tls === undefined ? createServer(timeouts, this.#handle) : createHttpsServer({ ...timeouts, handshakeTimeout: HEADERS_TIMEOUT_MS, cert: limits.tls.cert, key: limits.tls.key }, this.#handle)
@@ -224,7 +233,7 @@ export class Gateway {
     if (req.method === 'OPTIONS') {
       res.writeHead(204, {
         'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-        'Access-Control-Allow-Headers': 'Range, If-None-Match, Accept',
+        'Access-Control-Allow-Headers': `Range, If-None-Match, Accept, ${VIEWER_TOKEN_HEADER}`,
         'Access-Control-Max-Age': 86400
       })
       res.end()

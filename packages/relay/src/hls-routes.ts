@@ -32,6 +32,7 @@ export function roomOf (ctx: RouteContext, req: IncomingMessage, res: ServerResp
 export function servePlaylist (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, slug: string, file: string): void {
   const follower = roomOf(ctx, req, res, slug)
   if (follower === undefined) return
+  ctx.sawRoomViewer(req, slug, 'playlist')
   const headers = { 'Content-Type': PLAYLIST_TYPE, 'Cache-Control': 'no-cache' }
   const notYet = (what: string): void => {
     ctx.http.text(req, res, 503, `${what} has no segment yet; the relay lists segments once it has fetched them. Retry in a few seconds.\n`, { 'Retry-After': 2 })
@@ -68,6 +69,7 @@ export function servePlaylist (ctx: RouteContext, req: IncomingMessage, res: Ser
 export function serveWindow (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, slug: string): void {
   const follower = roomOf(ctx, req, res, slug)
   if (follower === undefined) return
+  ctx.sawRoomViewer(req, slug, 'window')
   const body: WindowJson = { room: slug, renditions: {} }
   for (const name of follower.renditionNames()) {
     const entries = follower.window(name)?.playlist().entries ?? []

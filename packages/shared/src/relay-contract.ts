@@ -107,7 +107,9 @@ const renditionStatusSchema = v.object({
 const roomStatusSchema = v.object({
   keys: textList,
   thumbnail: v.fallback(v.nullable(v.object({ cid: shortText, at: v.pipe(v.number(), v.finite(), v.minValue(1)) })), null),
-  renditions: boundedRecord(renditionStatusSchema)
+  renditions: boundedRecord(renditionStatusSchema),
+  /** Viewer tokens seen lately: here, and the union over every relay of the room (each viewer once). */
+  viewers: v.fallback(v.object({ local: count, network: count }), () => ({ local: 0, network: 0 }))
 })
 
 const relayStatusSchema = v.object({
@@ -117,7 +119,7 @@ const relayStatusSchema = v.object({
   /** The relay's base HTTP URL. */
   http: v.fallback(shortText, ''),
   /** Every room the relay follows; one whose status is malformed reads as an empty room. */
-  rooms: boundedRecord(v.fallback(roomStatusSchema, () => ({ keys: [], thumbnail: null, renditions: {} }))),
+  rooms: boundedRecord(v.fallback(roomStatusSchema, () => ({ keys: [], thumbnail: null, renditions: {}, viewers: { local: 0, network: 0 } }))),
   peers: count,
   bytesServed: count,
   requests: count,

@@ -1,0 +1,76 @@
+/**
+ * Viewer counts by token across real relays (in-process, libp2p and HTTP on 127.0.0.1): each relay
+ * counts the tokens sent with `window.json` requests, and the signed counts it gossips let every relay
+ * give the room's network-wide count, each viewer once.
+ */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { newViewerToken, relayRoutes, relayUrl, VIEWER_TOKEN_HEADER } from '@hivecast/shared'
+import { startRelay } from '../src/index.ts'
+import { OriginFixture, removeDir, tempDir, waitFor } from './origin-fixture.ts'
+import type { Relay } from '../src/index.ts'
+
+const HALL = 'hall'
+const ANNEX = 'annex'
+let dir: string | undefined
+let origin: OriginFixture | undefined
+const relays: Relay[] = []
+
+before(async () => {
+  dir = await tempDir('viewer-count')
+  origin = await OriginFixture.start({ dataDir: join(dir, 'origin'), room: HALL })
+  for (const name of ['relay-a', 'relay-b']) {
+    const peers = relays.map(r => r.multiaddrs[0]!)
+    relays.push(await startRelay({ origins: [origin.address], peers, rooms: [HALL, ANNEX], dataDir: join(dir, name), http: { host: '127.0.0.1', port: 0 }, log: () => {} }))
+  }
+  // Counts are taken only from relays in the directory.
+  for (const relay of relays) await waitFor(`${relay.url} to list both relays`, () => relay.directory().length === 2, 30_000)
+})
+
+after(async () => {
+  await Promise.all(relays.map(async r => { await r.stop() }))
+  await origin?.stop()
+  await removeDir(dir)
+})
+
+/** A player's window request: what the Hivecast player sends every few seconds. */
+async function watch (relay: Relay, room: string, token: string): Promise<void> {
+  const response = await fetch(relayUrl(relay.url, relayRoutes.window(room)), { headers: { [VIEWER_TOKEN_HEADER]: token } })
+  assert.equal(response.status, 200)
+  await response.body?.cancel()
+}
+
+function viewersOf (relay: Relay, room: string): { local: number, network: number } {
+  const viewers = relay.status().rooms[room]?.viewers
+  assert.ok(viewers !== undefined, `${relay.url} reports viewers for ${room}`)
+  return viewers
+}
+
+test('two viewers on two relays count as two on both relays', async () => {
+  const [a, b] = [relays[0]!, relays[1]!]
+  const [first, second] = [newViewerToken(), newViewerToken()]
+  await watch(a, HALL, first)
+  await watch(b, HALL, second)
+  for (const relay of [a, b]) {
+    await waitFor(`${relay.url} to count 2 network-wide`, () => viewersOf(relay, HALL).network === 2, 20_000)
+    assert.equal(viewersOf(relay, HALL).local, 1, 'each relay saw one of them itself')
+  }
+  const metrics = await (await fetch(relayUrl(a.url, '/metrics'))).text()
+  assert.match(metrics, new RegExp(`^hivecast_room_viewers\\{room="${HALL}"\\} 2$`, 'm'))
+  const status = await (await fetch(relayUrl(b.url, '/status'))).json() as { rooms: Record<string, { viewers: unknown }> }
+  assert.deepEqual(status.rooms[HALL]?.viewers, { local: 1, network: 2 })
+})
+
+test('one viewer asking two relays counts once', async () => {
+  const [a, b] = [relays[0]!, relays[1]!]
+  const [both, onlyA] = [newViewerToken(), newViewerToken()]
+  await watch(a, ANNEX, both)
+  await watch(b, ANNEX, both)
+  await watch(a, ANNEX, onlyA)
+  for (const relay of [a, b]) await waitFor(`${relay.url} to have heard the other's count`, () => viewersOf(relay, ANNEX).network >= 2 ? true : undefined, 20_000)
+  // A further interval: a count that would add the shared viewer twice has had time to arrive.
+  await new Promise(resolve => setTimeout(resolve, 6_000))
+  assert.deepEqual(viewersOf(a, ANNEX), { local: 2, network: 2 })
+  assert.deepEqual(viewersOf(b, ANNEX), { local: 1, network: 2 })
+})
