@@ -13,6 +13,7 @@ import type { Relay } from '../src/index.ts'
 
 const HALL = 'hall'
 const ANNEX = 'annex'
+const MAIN = 'main'
 let dir: string | undefined
 let origin: OriginFixture | undefined
 const relays: Relay[] = []
@@ -22,7 +23,7 @@ before(async () => {
   origin = await OriginFixture.start({ dataDir: join(dir, 'origin'), room: HALL })
   for (const name of ['relay-a', 'relay-b']) {
     const peers = relays.map(r => r.multiaddrs[0]!)
-    relays.push(await startRelay({ origins: [origin.address], peers, rooms: [HALL, ANNEX], dataDir: join(dir, name), http: { host: '127.0.0.1', port: 0 }, log: () => {} }))
+    relays.push(await startRelay({ origins: [origin.address], peers, rooms: [HALL, ANNEX, MAIN], dataDir: join(dir, name), http: { host: '127.0.0.1', port: 0 }, viewersPerAddress: 1_000, log: () => {} }))
   }
   // Counts are taken only from relays in the directory.
   for (const relay of relays) await waitFor(`${relay.url} to list both relays`, () => relay.directory().length === 2, 30_000)
@@ -73,4 +74,17 @@ test('one viewer asking two relays counts once', async () => {
   await new Promise(resolve => setTimeout(resolve, 6_000))
   assert.deepEqual(viewersOf(a, ANNEX), { local: 2, network: 2 })
   assert.deepEqual(viewersOf(b, ANNEX), { local: 1, network: 2 })
+})
+
+test('a room with more viewers than a count lists is merged by sketch: the union, not the sum', async () => {
+  const [a, b] = [relays[0]!, relays[1]!]
+  const tokens = Array.from({ length: 500 }, () => newViewerToken())
+  // 300 on each relay, 100 of them on both: 500 viewers, a sum would say 600.
+  for (let i = 0; i < 300; i += 50) await Promise.all(tokens.slice(i, i + 50).map(async token => { await watch(a, MAIN, token) }))
+  for (let i = 200; i < 500; i += 50) await Promise.all(tokens.slice(i, i + 50).map(async token => { await watch(b, MAIN, token) }))
+  for (const relay of [a, b]) {
+    const network = await waitFor(`${relay.url} to merge the other's sketch`, () => { const n = viewersOf(relay, MAIN).network; return n > 400 ? n : undefined }, 20_000)
+    assert.ok(Math.abs(network - 500) <= 50, `${relay.url} estimates ${network} viewers for 500`)
+    assert.equal(viewersOf(relay, MAIN).local, 300)
+  }
 })
