@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { eventually } from '@hivecast/devnet'
-import { isViewerToken, parseRelayStatus, relayRoutes, relayUrl, VIEWER_TOKEN_HEADER } from '@hivecast/shared'
+import { isViewerToken, parseRelayStatus, relayRoutes, relayUrl, VIEWER_TOKEN_PARAM } from '@hivecast/shared'
 import { launchChromium } from './src/chromium.ts'
 import { devnetForTest, RESULTS_DIR } from './src/devnet-fixture.ts'
 import { openWatchPage } from './src/watch-page.ts'
@@ -31,7 +31,8 @@ test('two Chromium viewers on two relays count as two on both relays, the watch 
       tokens.push(seen)
       const viewer = await openWatchPage(browser, devnet.site!.url, devnet.room, { relays: [relay], key: devnet.origin.key })
       viewer.page.on('request', request => {
-        if (request.url().endsWith(relayRoutes.window(devnet.room))) seen.add(request.headers()[VIEWER_TOKEN_HEADER.toLowerCase()] ?? '(none)')
+        const url = new URL(request.url())
+        if (url.pathname === relayRoutes.window(devnet.room)) seen.add(url.searchParams.get(VIEWER_TOKEN_PARAM) ?? '(none)')
       })
       viewers.push(viewer)
     }

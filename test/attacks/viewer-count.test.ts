@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { encodeEnvelope, newViewerToken, relayRoutes, relayUrl, signViewerCount, VIEWER_COUNT_TOPIC, VIEWER_TOKEN_HEADER } from '@hivecast/shared'
+import { encodeEnvelope, newViewerToken, relayRoutes, relayUrl, signViewerCount, VIEWER_COUNT_TOPIC } from '@hivecast/shared'
 import { createP2PNode, loadOrCreateIdentity } from '@hivecast/shared/node'
 import { startRelay } from '@hivecast/relay'
 import { waitForGossipPeer } from '@hivecast/devnet'
@@ -42,7 +42,7 @@ async function relay (name: string, options: Partial<RelayOptions> = {}): Promis
 
 /** A window request as a player behind `address` sends it (through the relay's trusted proxy). */
 async function watch (target: Relay, token: string, address: string): Promise<number> {
-  const response = await fetch(relayUrl(target.url, relayRoutes.window(ROOM)), { headers: { [VIEWER_TOKEN_HEADER]: token, 'X-Forwarded-For': address } })
+  const response = await fetch(relayUrl(target.url, relayRoutes.window(ROOM, token)), { headers: { 'X-Forwarded-For': address } })
   await response.body?.cancel()
   return response.status
 }

@@ -7,11 +7,9 @@
 import type { HlsConfig, PlaylistLoaderConstructor, PlaylistLoaderContext } from 'hls.js'
 import { RelayLoader } from './relay-loader.ts'
 import type { AttemptResult, LoadOutcome } from './relay-loader.ts'
-import { viewerTokenHeaders } from './viewer-token.ts'
 
 /** One bounded GET against one relay, cancelled with the hls.js load it serves. */
 export interface RelayFetch {
-  /** A relay's JSON document (`window.json`), asked with this session's viewer token. */
   text: (url: string, maxBytes: number) => Promise<AttemptResult<string>>
   bytes: (url: string, maxBytes: number) => Promise<AttemptResult<ArrayBuffer>>
   /** True once hls.js no longer wants the load: stop asking relays. */
@@ -46,7 +44,7 @@ export function createPlaylistLoader (source: PlaylistSource): PlaylistLoaderCon
     protected async run (context: PlaylistLoaderContext): Promise<LoadOutcome> {
       const cancelled = (): boolean => this.cancelled
       const relays: RelayFetch = {
-        text: async (url, maxBytes) => await this.attempt(url, 'text', maxBytes, { cache: 'no-store', headers: viewerTokenHeaders() }),
+        text: async (url, maxBytes) => await this.attempt(url, 'text', maxBytes, { cache: 'no-store' }),
         bytes: async (url, maxBytes) => await this.attempt(url, 'arraybuffer', maxBytes, { headers: { accept: 'application/vnd.ipld.raw' } }),
         get cancelled () { return cancelled() }
       }

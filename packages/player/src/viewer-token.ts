@@ -4,11 +4,6 @@
  * viewer once however many relays and fellow viewers it fetches from. Every player on the page shares
  * it: one person watching.
  */
-import { newViewerToken, VIEWER_TOKEN_HEADER } from '@hivecast/shared'
+import { newViewerToken } from '@hivecast/shared'
 
-const token = newViewerToken()
-
-/** The request headers that carry the token. */
-export function viewerTokenHeaders (): Record<string, string> {
-  return { [VIEWER_TOKEN_HEADER]: token }
-}
+export const sessionViewerToken = newViewerToken()

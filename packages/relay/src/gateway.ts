@@ -19,7 +19,7 @@ import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Logger } from '@hivecast/shared'
 import type { GatewaySource, RouteContext } from './gateway-source.ts'
-import { InvalidOptionError, ListenError, VIEWER_TOKEN_HEADER } from '@hivecast/shared'
+import { InvalidOptionError, ListenError } from '@hivecast/shared'
 
 export type { GatewaySource, Health } from './gateway-source.ts'
 export { parseRange } from './http-response.ts'
@@ -93,8 +93,8 @@ export class Gateway {
     const sawRoomViewer: RouteContext['sawRoomViewer'] = (req, room, via) => {
       const tokens = limits.viewerTokens
       if (tokens === undefined) return
-      if (via === 'window') tokens.seeToken(room, req.headers[VIEWER_TOKEN_HEADER.toLowerCase()], this.#clientAddress(req))
-      else tokens.seeAddress(room, this.#clientAddress(req))
+      if (via === 'playlist') tokens.seeAddress(room, this.#clientAddress(req))
+      else tokens.seeToken(room, via.token, this.#clientAddress(req))
     }
     this.#routes = { source, http: this.#http, log, counts: { hits: 0, misses: 0 }, sawViewer: req => { this.#viewers.set(this.#clientAddress(req), Date.now()) }, sawRoomViewer }
     this.#scheme = limits.tls === undefined ? 'http' : 'https'
@@ -233,7 +233,7 @@ export class Gateway {
     if (req.method === 'OPTIONS') {
       res.writeHead(204, {
         'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-        'Access-Control-Allow-Headers': `Range, If-None-Match, Accept, ${VIEWER_TOKEN_HEADER}`,
+        'Access-Control-Allow-Headers': 'Range, If-None-Match, Accept',
         'Access-Control-Max-Age': 86400
       })
       res.end()
@@ -269,7 +269,7 @@ export class Gateway {
       this.#routes.sawViewer(req)
       servePlaylist(this.#routes, req, res, a, b)
     } else if (top === 'rooms' && a !== undefined && b === 'window.json' && rest.length === 0) {
-      serveWindow(this.#routes, req, res, a)
+      serveWindow(this.#routes, req, res, a, query)
     } else if (top === 'rooms' && a !== undefined && b === 'thumbnail.jpg' && rest.length === 0) {
       const thumbnail = roomOf(this.#routes, req, res, a)?.thumbnail()
       if (thumbnail !== undefined) this.#http.send(req, res, 200, { 'Content-Type': 'image/jpeg', 'Cache-Control': 'no-cache', ETag: `"${thumbnail.cid}"` }, thumbnail.bytes)

@@ -2,7 +2,7 @@
  * The HLS routes: a room's live playlists derived from its validated announcements, the signed window
  * behind them (`window.json`), and a pinned recording as VOD playlists.
  */
-import { cutToRange, isRoomSlug, masterRenditions, RAW_CODEC, RENDITION_NAME, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, tryParseCid } from '@hivecast/shared'
+import { cutToRange, isRoomSlug, masterRenditions, RAW_CODEC, RENDITION_NAME, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, tryParseCid, VIEWER_TOKEN_PARAM } from '@hivecast/shared'
 import type { MediaPlaylist, WindowJson } from '@hivecast/shared'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { IMMUTABLE, PLAYLIST_TYPE } from './http-response.ts'
@@ -66,10 +66,10 @@ export function servePlaylist (ctx: RouteContext, req: IncomingMessage, res: Ser
   ctx.http.send(req, res, 200, headers, gatewayMediaPlaylist(playlist))
 }
 
-export function serveWindow (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, slug: string): void {
+export function serveWindow (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, slug: string, query: URLSearchParams): void {
   const follower = roomOf(ctx, req, res, slug)
   if (follower === undefined) return
-  ctx.sawRoomViewer(req, slug, 'window')
+  ctx.sawRoomViewer(req, slug, { token: query.get(VIEWER_TOKEN_PARAM) })
   const body: WindowJson = { room: slug, renditions: {} }
   for (const name of follower.renditionNames()) {
     const entries = follower.window(name)?.playlist().entries ?? []

@@ -39,14 +39,14 @@ export class ViewerTokens {
     this.#options = { maxTracked: MAX_TRACKED, ...options }
   }
 
-  /** A `window.json` request's token header; absent is no viewer, malformed is counted and ignored. */
-  seeToken (room: string, header: string | string[] | undefined, address: string, now = Date.now()): void {
-    if (header === undefined) return
-    if (!isViewerToken(header)) {
+  /** A `window.json` request's token; absent (null) is no viewer, malformed is counted and ignored. */
+  seeToken (room: string, token: string | null, address: string, now = Date.now()): void {
+    if (token === null) return
+    if (!isViewerToken(token)) {
       this.#refuse('malformed')
       return
     }
-    this.#see(room, tokenHash(header), address, now)
+    this.#see(room, tokenHash(token), address, now)
   }
 
   /**

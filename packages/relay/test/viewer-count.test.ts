@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { newViewerToken, relayRoutes, relayUrl, VIEWER_TOKEN_HEADER } from '@hivecast/shared'
+import { newViewerToken, relayRoutes, relayUrl } from '@hivecast/shared'
 import { startRelay } from '../src/index.ts'
 import { OriginFixture, removeDir, tempDir, waitFor } from './origin-fixture.ts'
 import type { Relay } from '../src/index.ts'
@@ -37,7 +37,7 @@ after(async () => {
 
 /** A player's window request: what the Hivecast player sends every few seconds. */
 async function watch (relay: Relay, room: string, token: string): Promise<void> {
-  const response = await fetch(relayUrl(relay.url, relayRoutes.window(room)), { headers: { [VIEWER_TOKEN_HEADER]: token } })
+  const response = await fetch(relayUrl(relay.url, relayRoutes.window(room, token)))
   assert.equal(response.status, 200)
   await response.body?.cancel()
 }

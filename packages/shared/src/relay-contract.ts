@@ -10,6 +10,7 @@
  * const window = relayUrl(base, relayRoutes.window('janson'))
  * ```
  */
+import { VIEWER_TOKEN_PARAM } from './viewer-token.ts'
 import * as v from 'valibot'
 import { assertRenditionName as rendition } from './names.ts'
 import { assertRoomSlug as room } from './room.ts'
@@ -43,8 +44,8 @@ export const relayRoutes = {
   metrics: (): string => '/metrics',
   /** DirectoryJson: the live relays, signed records. */
   directory: (): string => '/directory.json',
-  /** WindowJson: the signed announcements of a room's recent segments, for late joiners. */
-  window: (slug: string): string => `/rooms/${room(slug)}/window.json`,
+  /** WindowJson: the signed announcements of a room's recent segments; a player adds its viewer token. */
+  window: (slug: string, viewer?: string): string => `/rooms/${room(slug)}/window.json${viewer === undefined ? '' : `?${VIEWER_TOKEN_PARAM}=${encodeURIComponent(viewer)}`}`,
   /** The room's latest thumbnail (JPEG); `at` (ms) busts caches when a newer one is announced. */
   thumbnail: (slug: string, at?: number): string => `/rooms/${room(slug)}/thumbnail.jpg${at === undefined ? '' : `?at=${Math.floor(at)}`}`,
   /** RecordingsJson: the room's recordings as signed announcements. */
