@@ -173,7 +173,8 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
       rooms: [...followers.keys()].slice(0, 32),
       load: load(),
       origin: originLinked(),
-      viewers: gateway.viewers()
+      // Viewer tokens seen here, over the rooms (the room-wide count is in /status, not summed from these).
+      viewers: [...followers.keys()].reduce((n, slug) => n + viewerTokens.hashes(slug).length, 0)
     }),
     // A relay of one of our rooms is worth a connection: bitswap fetches from whoever holds a block.
     onRecord: record => {
