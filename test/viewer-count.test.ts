@@ -49,6 +49,7 @@ test('two Chromium viewers on two relays count as two on both relays, the watch 
       return text === '2 watching' ? text : undefined
     }, 20_000)
     assert.equal(watching, '2 watching')
+    await viewers[0]!.page.screenshot({ path: `${RESULTS_DIR}viewer-count-watch.png` })
     const status = await browser.newPage()
     try {
       await status.goto(`${devnet.site!.url}status.html`)
