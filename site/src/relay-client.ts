@@ -32,6 +32,8 @@ export interface RelayRoomState {
   held: number
   /** The room's latest thumbnail this relay holds (served at `relayRoutes.thumbnail`), if any. */
   thumbnail: { cid: string, at: number } | undefined
+  /** Viewer tokens this relay saw (`local`) and the room's viewers over all its relays (`network`). */
+  viewers: { local: number, network: number }
 }
 
 export interface RelayStatusView {
@@ -58,7 +60,8 @@ export function relayStatusView (value: unknown): RelayStatusView | undefined {
     rooms[slug] = {
       storedAt: stored.length === 0 ? undefined : Math.max(...stored),
       held: renditions.reduce((n, r) => n + r.held, 0),
-      thumbnail: room.thumbnail ?? undefined
+      thumbnail: room.thumbnail ?? undefined,
+      viewers: room.viewers
     }
   }
   const { peerId, bytesServed, requests, viewers, peers, viewerSwarm } = status

@@ -12,6 +12,7 @@ import { relayRoutes, relayUrl } from '@hivecast/shared'
 import { Notice, PageLayout } from './page-layout.tsx'
 import { fetchJson, fetchOriginStatus, fetchRelayStatus, formatBytes, LIVE_WITHIN_MS, parseDirectory } from './relay-client.ts'
 import type { OriginStatusView, RelayStatusView } from './relay-client.ts'
+import { roomViewers } from './room-viewers.tsx'
 import { loadSiteConfig } from './site-config.ts'
 import type { SiteConfig, SiteConfigResult } from './site-config.ts'
 import { Sparkline } from './sparkline.tsx'
@@ -84,7 +85,7 @@ function NetworkStatus (props: { config: SiteConfig }): ComponentChildren {
         const cutoff = next.at - HISTORY_MS
         return {
           bytes: [...h.bytes.filter(s => s.at >= cutoff), { at: next.at, value: live.reduce((sum, r) => sum + (r.record?.load.bytesPerSecond ?? 0), 0) }],
-          viewers: [...h.viewers.filter(s => s.at >= cutoff), { at: next.at, value: live.reduce((sum, r) => sum + (r.record?.viewers ?? 0), 0) }]
+          viewers: [...h.viewers.filter(s => s.at >= cutoff), { at: next.at, value: config.rooms.reduce((sum, room) => sum + (roomViewers(next.relays.map(r => r.status), room.slug) ?? 0), 0) }]
         }
       })
     }
@@ -135,7 +136,7 @@ function NetworkStatus (props: { config: SiteConfig }): ComponentChildren {
               const origin = snapshot.origins.find(o => o.room === room.slug)
               const health = originHealth(origin)
               const relaysLive = answering.filter(r => snapshot.at - (r.status?.rooms[room.slug]?.storedAt ?? 0) < LIVE_WITHIN_MS).length
-              const viewers = snapshot.relays.filter(r => r.record?.rooms.includes(room.slug) === true).reduce((sum, r) => sum + (r.record?.viewers ?? 0), 0)
+              const viewers = roomViewers(answering.map(r => r.status), room.slug)
               const sharing = answering.reduce((sum, r) => sum + (r.status?.swarmViewers[room.slug] ?? 0), 0)
               return (
                 <tr key={room.slug} data-room={room.slug}>
@@ -144,7 +145,7 @@ function NetworkStatus (props: { config: SiteConfig }): ComponentChildren {
                   <td>{origin?.status?.input ?? '–'}</td>
                   <td>{origin?.status?.segmentsPublished ?? '–'}</td>
                   <td>{relaysLive}</td>
-                  <td>{viewers}</td>
+                  <td data-viewers={viewers ?? ''}>{viewers ?? '–'}</td>
                   <td>{sharing}</td>
                 </tr>
               )
@@ -166,7 +167,7 @@ function NetworkStatus (props: { config: SiteConfig }): ComponentChildren {
                   <th scope="row"><code>{row.url}</code>{row.record?.origin === true && <span class="tag">origin-linked</span>}</th>
                   <td><span class={`dot dot-${state.tone}`} aria-hidden="true" />{state.text}</td>
                   <td>{row.record?.rooms.join(', ') ?? (row.status === undefined ? '–' : Object.keys(row.status.rooms).join(', '))}</td>
-                  <td>{row.record?.viewers ?? row.status?.viewers ?? '–'}</td>
+                  <td>{row.status === undefined ? '–' : Object.values(row.status.rooms).reduce((sum, r) => sum + r.viewers.local, 0)}</td>
                   <td>{row.record === undefined ? '–' : `${formatBytes(row.record.load.bytesPerSecond)}/s · ${row.record.load.requestsPerSecond} req/s`}</td>
                   <td>{served === undefined ? '–' : formatBytes(served)}</td>
                   <td>{served === undefined || totalServed === 0 ? '–' : `${Math.round(served * 100 / totalServed)} %`}</td>
@@ -177,7 +178,8 @@ function NetworkStatus (props: { config: SiteConfig }): ComponentChildren {
         </table>
       </div>
       <p class="fine">
-        Share: each relay's part of all bytes the answering relays have served since they started. Relays publish a signed
+        Viewers: each player sends a random token per page session, so a viewer counts once in a room however many
+        relays it asks; a relay's column counts the tokens it saw itself. Share: each relay's part of all bytes the answering relays have served since they started. Relays publish a signed
         record every 5 s; one silent for 15 s leaves the directory. Want to help? <a href="./relay.html">Run a relay</a>.
       </p>
     </>

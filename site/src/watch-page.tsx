@@ -12,6 +12,7 @@ import { EmbedSnippets } from './embed-snippets.tsx'
 import { NowAndNext, ScheduleProblem, useNow, useSchedule } from './now-playing.tsx'
 import { Notice, PageLayout } from './page-layout.tsx'
 import { formatBytes } from './relay-client.ts'
+import { Watching } from './room-viewers.tsx'
 import { loadSiteConfig } from './site-config.ts'
 import type { RoomEntry, SiteConfigResult } from './site-config.ts'
 import './site.css'
@@ -66,6 +67,7 @@ function RoomView (props: { room: RoomEntry, relays: string[], schedule: string 
   return (
     <article class="watch">
       <h1>{room.title}</h1>
+      <Watching relays={relays} slug={room.slug} />
       <div class="stage" ref={stage} />
       <NowAndNext schedule={schedule} room={room} now={now} />
       <ScheduleProblem schedule={schedule} />

@@ -18,6 +18,7 @@ import type { PlaylistSource, PlaylistTrustCounters, RelayFetch, SegmentLookup }
 import type { LoadOutcome } from './relay-loader.ts'
 import type { RelayPool } from './relay-pool.ts'
 import { initName, masterName, mediaName, readName, segmentName } from './verified-names.ts'
+import { sessionViewerToken } from './viewer-token.ts'
 
 /** A window.json of a few renditions of a few dozen envelopes is ~100 KB; this bounds a hostile one. */
 const MAX_WINDOW_BYTES = 4 * 1024 * 1024
@@ -48,7 +49,8 @@ export class LivePlaylists implements PlaylistSource {
     let notYet = 0
     let fallback: string | undefined
     for (const relay of this.#pool.order()) {
-      const windowUrl = relayUrl(relay, relayRoutes.window(book.room))
+      // With this page session's viewer token: relays count viewers by it, each once.
+      const windowUrl = relayUrl(relay, relayRoutes.window(book.room, sessionViewerToken))
       const result = await relays.text(windowUrl, MAX_WINDOW_BYTES)
       if (relays.cancelled) return ABORTED
       if (!result.ok) {

@@ -25,9 +25,9 @@ function statusLine (relay: Relay): string {
     const held = renditions.reduce((n, r) => n + r.held, 0)
     const behind = Math.max(0, ...renditions.map(r => r.behind))
     const rejected = Object.values(room.rejected).reduce((n, c) => n + c, 0)
-    return `${slug}: ${held} segment${held === 1 ? '' : 's'} held, ${behind} behind${rejected > 0 ? `, ${rejected} rejected` : ''}`
+    return `${slug}: ${held} segment${held === 1 ? '' : 's'} held, ${behind} behind${rejected > 0 ? `, ${rejected} rejected` : ''}, ${room.viewers.network} watching (${room.viewers.local} here)`
   })
-  return `status: ${rooms.join('; ')} | ${status.requests} requests, ${megabytes(status.bytesServed)} served, ${status.viewers} viewer${status.viewers === 1 ? '' : 's'} | ${status.peers} peer${status.peers === 1 ? '' : 's'}, ${status.directory} relay${status.directory === 1 ? '' : 's'} in the directory`
+  return `status: ${rooms.join('; ')} | ${status.requests} requests, ${megabytes(status.bytesServed)} served, ${status.viewers} client${status.viewers === 1 ? '' : 's'} | ${status.peers} peer${status.peers === 1 ? '' : 's'}, ${status.directory} relay${status.directory === 1 ? '' : 's'} in the directory`
 }
 
 async function main (): Promise<void> {

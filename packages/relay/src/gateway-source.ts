@@ -46,4 +46,6 @@ export interface RouteContext {
   counts: { hits: number, misses: number }
   /** Counts the request's client as a viewer (it fetched a playlist or segment). */
   sawViewer: (req: IncomingMessage) => void
+  /** Counts a viewer of `room`: by the token of a `window.json` request or, for other HLS players, by address. */
+  sawRoomViewer: (req: IncomingMessage, room: string, via: { token: string | null } | 'playlist') => void
 }

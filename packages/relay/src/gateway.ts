@@ -13,6 +13,7 @@ import { HttpResponder } from './http-response.ts'
 import { RequestLimiter } from './request-limiter.ts'
 import { serveBlock, servePathCar, serveRecordingFile } from './trustless-gateway.ts'
 import type { UploadThrottle } from './upload-throttle.ts'
+import type { ViewerTokens } from './viewer-tokens.ts'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
@@ -40,6 +41,8 @@ export interface GatewayLimits {
   trustedProxies?: string[]
   /** Certificate chain and key (PEM): serve HTTPS. */
   tls?: { cert: Buffer, key: Buffer }
+  /** Where the rooms' viewers are counted (by token, per client address at most a few). */
+  viewerTokens?: ViewerTokens
 }
 
 /** Retry-After for a connection over its address's limit: long enough for one of its others to finish. */
@@ -87,7 +90,13 @@ export class Gateway {
     this.#proxies = new TrustedProxies(limits.trustedProxies)
     this.#connections = new ConnectionLimiter({ maxPerIp: limits.maxConnectionsPerIp ?? 0, max: limits.maxConnections, exempt: address => this.#proxies.trusts(address) })
     this.#http = new HttpResponder(limits.uploadThrottle)
-    this.#routes = { source, http: this.#http, log, counts: { hits: 0, misses: 0 }, sawViewer: req => { this.#viewers.set(this.#clientAddress(req), Date.now()) } }
+    const sawRoomViewer: RouteContext['sawRoomViewer'] = (req, room, via) => {
+      const tokens = limits.viewerTokens
+      if (tokens === undefined) return
+      if (via === 'playlist') tokens.seeAddress(room, this.#clientAddress(req))
+      else tokens.seeToken(room, via.token, this.#clientAddress(req))
+    }
+    this.#routes = { source, http: this.#http, log, counts: { hits: 0, misses: 0 }, sawViewer: req => { this.#viewers.set(this.#clientAddress(req), Date.now()) }, sawRoomViewer }
     this.#scheme = limits.tls === undefined ? 'http' : 'https'
     const timeouts = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS }
     this.#server = limits.tls === undefined ? createServer(timeouts, this.#handle) : createHttpsServer({ ...timeouts, handshakeTimeout: HEADERS_TIMEOUT_MS, cert: limits.tls.cert, key: limits.tls.key }, this.#handle)
@@ -263,7 +272,7 @@ export class Gateway {
       this.#routes.sawViewer(req)
       servePlaylist(this.#routes, req, res, a, b)
     } else if (top === 'rooms' && a !== undefined && b === 'window.json' && rest.length === 0) {
-      serveWindow(this.#routes, req, res, a)
+      serveWindow(this.#routes, req, res, a, query)
     } else if (top === 'rooms' && a !== undefined && b === 'thumbnail.jpg' && rest.length === 0) {
       const thumbnail = roomOf(this.#routes, req, res, a)?.thumbnail()
       if (thumbnail !== undefined) this.#http.send(req, res, 200, { 'Content-Type': 'image/jpeg', 'Cache-Control': 'no-cache', ETag: `"${thumbnail.cid}"` }, thumbnail.bytes)

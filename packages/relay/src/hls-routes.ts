@@ -2,7 +2,7 @@
  * The HLS routes: a room's live playlists derived from its validated announcements, the signed window
  * behind them (`window.json`), and a pinned recording as VOD playlists.
  */
-import { cutToRange, isRoomSlug, masterRenditions, RAW_CODEC, RENDITION_NAME, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, tryParseCid } from '@hivecast/shared'
+import { cutToRange, isRoomSlug, masterRenditions, RAW_CODEC, RENDITION_NAME, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, tryParseCid, VIEWER_TOKEN_PARAM } from '@hivecast/shared'
 import type { MediaPlaylist, WindowJson } from '@hivecast/shared'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { IMMUTABLE, PLAYLIST_TYPE } from './http-response.ts'
@@ -32,6 +32,7 @@ export function roomOf (ctx: RouteContext, req: IncomingMessage, res: ServerResp
 export function servePlaylist (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, slug: string, file: string): void {
   const follower = roomOf(ctx, req, res, slug)
   if (follower === undefined) return
+  ctx.sawRoomViewer(req, slug, 'playlist')
   const headers = { 'Content-Type': PLAYLIST_TYPE, 'Cache-Control': 'no-cache' }
   const notYet = (what: string): void => {
     ctx.http.text(req, res, 503, `${what} has no segment yet; the relay lists segments once it has fetched them. Retry in a few seconds.\n`, { 'Retry-After': 2 })
@@ -65,9 +66,10 @@ export function servePlaylist (ctx: RouteContext, req: IncomingMessage, res: Ser
   ctx.http.send(req, res, 200, headers, gatewayMediaPlaylist(playlist))
 }
 
-export function serveWindow (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, slug: string): void {
+export function serveWindow (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, slug: string, query: URLSearchParams): void {
   const follower = roomOf(ctx, req, res, slug)
   if (follower === undefined) return
+  ctx.sawRoomViewer(req, slug, { token: query.get(VIEWER_TOKEN_PARAM) })
   const body: WindowJson = { room: slug, renditions: {} }
   for (const name of follower.renditionNames()) {
     const entries = follower.window(name)?.playlist().entries ?? []

@@ -99,6 +99,40 @@ export function createMetrics (source: MetricsSource): Registry {
     collect () { mirror(this, Object.entries(source.status().directoryRejected).map(([reason, n]) => [{ reason }, n])) }
   })
   new Counter({
+    name: 'hivecast_relay_viewer_tokens_refused_total',
+    help: 'Viewer tokens not counted: malformed, over --viewers-per-address, or the table full',
+    labelNames: ['reason'],
+    registers,
+    collect () { mirror(this, Object.entries(source.status().viewerTokensRefused).map(([reason, n]) => [{ reason }, n])) }
+  })
+  new Counter({
+    name: 'hivecast_relay_viewer_counts_rejected_total',
+    help: 'Other relays\' viewer count messages dropped, by reason',
+    labelNames: ['reason'],
+    registers,
+    collect () { mirror(this, Object.entries(source.status().viewerCountRejected).map(([reason, n]) => [{ reason }, n])) }
+  })
+  new Gauge({
+    name: 'hivecast_room_viewers',
+    help: 'Viewers of the room over all its relays, each viewer token once, seen within --viewer-ttl',
+    labelNames: ['room'],
+    registers,
+    collect () {
+      this.reset()
+      for (const [room, r] of Object.entries(source.status().rooms)) this.set({ room }, r.viewers.network)
+    }
+  })
+  new Gauge({
+    name: 'hivecast_relay_room_viewers',
+    help: 'Viewers of the room whose tokens this relay saw within --viewer-ttl',
+    labelNames: ['room'],
+    registers,
+    collect () {
+      this.reset()
+      for (const [room, r] of Object.entries(source.status().rooms)) this.set({ room }, r.viewers.local)
+    }
+  })
+  new Counter({
     name: 'hivecast_relay_segments_evicted_total',
     help: 'Live segments deleted to stay under the disk quota',
     registers,

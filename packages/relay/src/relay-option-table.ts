@@ -41,7 +41,9 @@ export const UNITS = {
   connections: { name: 'connections', toField: 1, integer: true },
   requestsPerSecond: { name: 'requests per second per IP', toField: 1, integer: false },
   segments: { name: 'segments', toField: 1, integer: true },
-  relays: { name: 'relays', toField: 1, integer: true }
+  relays: { name: 'relays', toField: 1, integer: true },
+  seconds: { name: 'seconds', toField: 1000, integer: false },
+  tokens: { name: 'viewer tokens', toField: 1, integer: true }
 } as const satisfies Record<string, OptionUnit>
 
 /** Options set together: the command line wants all `required` members once any member is given. */
@@ -89,7 +91,9 @@ export const RELAY_DEFAULTS = {
   retentionMs: 5 * 60_000,
   playlistLength: 30,
   pushFanout: RELAY_PUSH_FANOUT,
-  turnTtlMs: 60 * 60_000
+  turnTtlMs: 60 * 60_000,
+  viewerTtlMs: 30_000,
+  viewersPerAddress: 64
 } as const
 
 const MULTIADDR = '/ip4/127.0.0.1/tcp/9090/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
@@ -116,6 +120,8 @@ export const RELAY_OPTION_TABLE: readonly RelayOptionSpec[] = [
   { flag: 'rate-limit', yaml: 'limits.rateLimit', field: 'requestsPerSecondPerIp', kind: 'number', unit: UNITS.requestsPerSecond, min: 0, value: '<n>', what: 'requests per second', example: '20', default: '0 (no limit)', help: 'HTTP requests per second per client IP (twice that as a burst); over it the relay answers 429 with Retry-After.' },
   { flag: 'max-upload', yaml: 'limits.maxUpload', field: 'maxUploadBytesPerSecond', kind: 'number', unit: UNITS.megabitsPerSecond, min: 0, value: '<Mbit/s>', what: 'Mbit/s', example: '100', default: 'no limit', help: 'Most upload bandwidth for HTTP responses and segment pushes to other relays, all together (a token bucket with a 0.1 s burst).' },
   { flag: 'push-fanout', yaml: 'pushFanout', field: 'pushFanout', kind: 'number', unit: UNITS.relays, min: 0, value: '<relays>', what: 'relays', example: '1', check: assertPushFanout, help: 'Relays this relay offers each segment to once it holds it (the segment push: relays on the origin form a tree per segment, so the origin sends it about once). 0 to 2; 0 takes part only as a leaf. Pushes share --max-upload with HTTP responses.' },
+  { flag: 'viewer-ttl', yaml: 'viewerTtl', field: 'viewerTtlMs', kind: 'number', unit: UNITS.seconds, min: 'above0', value: '<seconds>', what: 'seconds', example: '30', help: 'A viewer counts in the room\'s viewers (at /status, /metrics and on the site) until this long after its player last asked for the room\'s window (players ask every few seconds, with their per-session viewer token).' },
+  { flag: 'viewers-per-address', yaml: 'limits.viewersPerAddress', field: 'viewersPerAddress', kind: 'number', unit: UNITS.tokens, min: 'above0', value: '<n>', what: 'viewer tokens', example: '64', help: 'Most viewer tokens counted from one client address at a time; further new tokens from it are ignored (and counted), so one address cannot inflate the viewer count with made-up tokens. Raise it for a venue whose attendees share one NAT address, or put the relay behind --trusted-proxy.' },
   { flag: 'trusted-proxy', yaml: 'trustedProxies', field: 'trustedProxies', kind: 'list', value: '<ip or cidr>', what: 'proxy IP address or CIDR range', example: '127.0.0.1', check: assertTrustedProxy, default: 'none', help: 'A reverse proxy in front of the relay (127.0.0.1, 10.0.0.0/8); repeatable. From it, the rightmost X-Forwarded-For hop that is not a trusted proxy is the client that --rate-limit counts, and its connections are not counted per IP (they carry many viewers). From anyone else X-Forwarded-For is ignored.' },
   { flag: 'archive', yaml: 'archive', field: 'archive', kind: 'switch', value: '', what: 'true or false', example: 'true', default: 'off', help: 'Pin the rooms\' recordings: fetch each announced recording (directory, playlists, segments) and serve it at /hls/recordings/<cid>/master.m3u8, /ipfs/<cid>/<path> and as a CAR. A failed pin is retried after 30 s, doubling up to 10 min. Without it, recordings are listed at /rooms/<room>/recordings.json but not served.' },
   { flag: 'tls-cert', yaml: 'tls.cert', field: 'tls.cert', kind: 'text', value: '<file>', what: 'the certificate chain PEM file', example: '/etc/letsencrypt/live/relay.example.org/fullchain.pem', group: 'tls', required: true, path: true, help: 'Serve HTTPS with this certificate chain (PEM, e.g. certbot\'s fullchain.pem).' },

@@ -59,6 +59,10 @@ export interface RelayOptions {
   retentionMs?: number
   /** Relays offered each segment this relay holds (the segment push), 0 to 2. Default 2. */
   pushFanout?: number
+  /** A viewer token counts this long after it was last seen (ms). Default 30 s. */
+  viewerTtlMs?: number
+  /** Live viewer tokens counted per client address. Default 64. */
+  viewersPerAddress?: number
   /** Budget to fetch one block, retry included (ms). Default 10 s. */
   fetchTimeoutMs?: number
   /** Fetch and pin every recording announced in the followed rooms, and serve it by path. Default false. */

@@ -10,12 +10,19 @@ import type { P2PTrafficTotals } from './p2p-traffic.ts'
 import type { ArchiveStatus } from './recording-archive.ts'
 import type { RoomStatus } from './room-status.ts'
 import type { PushCounts } from './segment-pushes.ts'
+import type { RoomViewers, ViewerCountRejectReason } from './viewer-count.ts'
+import type { ViewerTokenRefusal } from './viewer-tokens.ts'
 
 export interface RelayStatus {
   peerId: string
   multiaddrs: string[]
   http: string
-  rooms: Record<string, RoomStatus>
+  /** Per room, with its viewers: tokens seen here (`local`) and over all its relays (`network`). */
+  rooms: Record<string, RoomStatus & { viewers: RoomViewers }>
+  /** Viewer tokens not counted: malformed, over --viewers-per-address, or the relay's table full. */
+  viewerTokensRefused: Partial<Record<ViewerTokenRefusal, number>>
+  /** Other relays' viewer counts dropped, by reason. */
+  viewerCountRejected: Partial<Record<ViewerCountRejectReason, number>>
   /** Connected libp2p peers. */
   peers: number
   /** libp2p bytes in and out (all connections, all protocols) and bitswap blocks sent and received. */
@@ -27,7 +34,7 @@ export interface RelayStatus {
   directoryRejected: Partial<Record<DirectoryRejectReason, number>>
   bytesServed: number
   requests: number
-  /** Distinct client addresses served in the last 30 s. */
+  /** Distinct client addresses served in the last 30 s (not viewers: see `rooms[room].viewers`). */
   viewers: number
   disk: { heldBytes: number, quotaBytes: number | null, evicted: number }
   /** Recordings listed, and (with --archive) pinned; pinned blocks are outside the disk quota's reach. */

@@ -19,6 +19,8 @@ import { dagBlocks, pathBlocks } from './car-export.ts'
 import { P2PTraffic } from './p2p-traffic.ts'
 import { SegmentPushes } from './segment-pushes.ts'
 import { UploadThrottle } from './upload-throttle.ts'
+import { ViewerCount } from './viewer-count.ts'
+import { ViewerTokens } from './viewer-tokens.ts'
 import type { BlockFetcher } from './block-fetcher.ts'
 import { loadTls } from './relay-options.ts'
 import { IceServers, loadTurnSecret } from './ice-servers.ts'
@@ -173,7 +175,8 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
       rooms: [...followers.keys()].slice(0, 32),
       load: load(),
       origin: originLinked(),
-      viewers: gateway.viewers()
+      // Viewer tokens seen here, over the rooms (the room-wide count is in /status, not summed from these).
+      viewers: [...followers.keys()].reduce((n, slug) => n + viewerTokens.hashes(slug).length, 0)
     }),
     // A relay of one of our rooms is worth a connection: bitswap fetches from whoever holds a block.
     onRecord: record => {
@@ -226,6 +229,16 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     if (bytes === undefined) throw new MissingResourceError(`block ${cid.toString()} under ${root.toString()} is not held here`)
     return bytes
   }
+  const viewerTokens = new ViewerTokens({
+    ttlMs: options.viewerTtlMs ?? RELAY_DEFAULTS.viewerTtlMs,
+    perAddress: options.viewersPerAddress ?? RELAY_DEFAULTS.viewersPerAddress
+  })
+  const viewerCount = new ViewerCount(node, identity, {
+    tokens: viewerTokens,
+    rooms: () => [...followers.keys()],
+    isRelayOf: (peerId, room) => directory.list().some(({ record }) => record.peerId === peerId && record.rooms.includes(room)),
+    log: log.child('viewer-count')
+  })
   const gateway: Gateway = new Gateway({
     follower: slug => followers.get(slug),
     readHeldBlock: async cid => await readHeldBlock(cid, { cache: true }),
@@ -247,13 +260,16 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     maxConnectionsPerIp: options.maxConnectionsPerIp ?? 0,
     ...uploadThrottle === undefined ? {} : { uploadThrottle },
     trustedProxies: options.trustedProxies ?? [],
+    viewerTokens,
     ...(tls === undefined ? {} : { tls })
   })
   const status = (): RelayStatus => ({
     peerId: identity.id,
     multiaddrs: multiaddrs(),
     http: gateway.url,
-    rooms: Object.fromEntries([...followers].map(([slug, f]) => [slug, f.status()])),
+    rooms: Object.fromEntries([...followers].map(([slug, f]) => [slug, { ...f.status(), viewers: viewerCount.viewers(slug) }])),
+    viewerTokensRefused: viewerTokens.refused(),
+    viewerCountRejected: viewerCount.rejected(),
     peers: node.libp2p.getPeers().length,
     p2p: traffic.totals(),
     push: { ...pushes.counts },
@@ -300,6 +316,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     throw err
   }
   directory.start()
+  viewerCount.start()
 
   let stopping: Promise<void> | undefined
   return {
@@ -317,6 +334,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     },
     stop: () => {
       stopping ??= (async () => {
+        viewerCount.stop()
         await Promise.all([gateway.close(), directory.leave(), acme?.stop()])
         node.libp2p.removeEventListener('peer:identify', onIdentify)
         link.stop()

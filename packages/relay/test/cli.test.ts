@@ -86,7 +86,7 @@ test('the relay takes its config file, flags override it; it prints its URLs whe
   await origin.waitForSubscriber(relayId)
   const segment = await origin.publishSegment(0)
   await waitFor('the segment to be served', async () => (await fetch(new URL(`/ipfs/${segment.cid}`, httpUrl))).status === 200)
-  const status = await waitFor('a status line', () => /status: janson: 1 segment held, 0 behind \| \d+ requests, [\d.]+ MB served, \d+ viewers? \| 1 peer, 1 relay in the directory\n/.exec(stdout()) ?? undefined, 25_000)
+  const status = await waitFor('a status line', () => /status: janson: 1 segment held, 0 behind, 0 watching \(0 here\) \| \d+ requests, [\d.]+ MB served, \d+ clients? \| 1 peer, 1 relay in the directory\n/.exec(stdout()) ?? undefined, 25_000)
   assert.ok(status)
   child.kill('SIGTERM')
   assert.equal(await exitCode(child), 0, stderr())

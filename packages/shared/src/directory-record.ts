@@ -26,7 +26,7 @@ const directoryRecordSchema = v.strictObject({
   load: v.strictObject({ requestsPerSecond: count, bytesPerSecond: count }),
   /** True when the relay is connected to a room's origin (it may take segments from the origin). */
   origin: v.optional(v.boolean()),
-  /** Distinct viewers seen lately, when the relay knows. */
+  /** Viewer tokens this relay saw lately, over its rooms; a sum over relays counts a viewer per relay it asked. */
   viewers: v.optional(count),
   /** ms since the Unix epoch, from the relay's clock. */
   timestamp: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),

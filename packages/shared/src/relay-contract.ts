@@ -10,6 +10,7 @@
  * const window = relayUrl(base, relayRoutes.window('janson'))
  * ```
  */
+import { VIEWER_TOKEN_PARAM } from './viewer-token.ts'
 import * as v from 'valibot'
 import { assertRenditionName as rendition } from './names.ts'
 import { assertRoomSlug as room } from './room.ts'
@@ -43,8 +44,8 @@ export const relayRoutes = {
   metrics: (): string => '/metrics',
   /** DirectoryJson: the live relays, signed records. */
   directory: (): string => '/directory.json',
-  /** WindowJson: the signed announcements of a room's recent segments, for late joiners. */
-  window: (slug: string): string => `/rooms/${room(slug)}/window.json`,
+  /** WindowJson: the signed announcements of a room's recent segments; a player adds its viewer token. */
+  window: (slug: string, viewer?: string): string => `/rooms/${room(slug)}/window.json${viewer === undefined ? '' : `?${VIEWER_TOKEN_PARAM}=${encodeURIComponent(viewer)}`}`,
   /** The room's latest thumbnail (JPEG); `at` (ms) busts caches when a newer one is announced. */
   thumbnail: (slug: string, at?: number): string => `/rooms/${room(slug)}/thumbnail.jpg${at === undefined ? '' : `?at=${Math.floor(at)}`}`,
   /** IceServersJson: STUN/TURN servers for viewers, TURN with short-lived credentials. */
@@ -109,7 +110,9 @@ const renditionStatusSchema = v.object({
 const roomStatusSchema = v.object({
   keys: textList,
   thumbnail: v.fallback(v.nullable(v.object({ cid: shortText, at: v.pipe(v.number(), v.finite(), v.minValue(1)) })), null),
-  renditions: boundedRecord(renditionStatusSchema)
+  renditions: boundedRecord(renditionStatusSchema),
+  /** Viewer tokens seen lately: here, and the union over every relay of the room (each viewer once). */
+  viewers: v.fallback(v.object({ local: count, network: count }), () => ({ local: 0, network: 0 }))
 })
 
 const relayStatusSchema = v.object({
@@ -119,7 +122,7 @@ const relayStatusSchema = v.object({
   /** The relay's base HTTP URL. */
   http: v.fallback(shortText, ''),
   /** Every room the relay follows; one whose status is malformed reads as an empty room. */
-  rooms: boundedRecord(v.fallback(roomStatusSchema, () => ({ keys: [], thumbnail: null, renditions: {} }))),
+  rooms: boundedRecord(v.fallback(roomStatusSchema, () => ({ keys: [], thumbnail: null, renditions: {}, viewers: { local: 0, network: 0 } }))),
   peers: count,
   bytesServed: count,
   requests: count,

@@ -12,12 +12,16 @@ import { parseAnnouncement } from './announcement.ts'
 import { parseDirectoryRecord } from './directory-record.ts'
 import type { Announcement, RecordingAnnouncement, SegmentAnnouncement, ThumbnailAnnouncement, WithdrawalAnnouncement } from './announcement.ts'
 import type { DirectoryRecord } from './directory-record.ts'
+import { parseViewerCount } from './viewer-count.ts'
+import type { ViewerCountMessage } from './viewer-count.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
 export const MAX_ENVELOPE_BYTES = 4096
 const DOMAIN = new TextEncoder().encode('hivecast/announcement/v1\n')
 /** A second envelope kind: a relay's directory record, signed by the relay's own key. */
 const DIRECTORY_DOMAIN = new TextEncoder().encode('hivecast/directory/v1\n')
+/** A third: a relay's viewer count for a room, signed by the relay's own key. */
+const VIEWER_COUNT_DOMAIN = new TextEncoder().encode('hivecast/viewer-count/v1\n')
 
 export interface SignedEnvelope {
   v: 1
@@ -83,6 +87,11 @@ export async function signAnnouncement (announcement: Announcement, key: Private
 /** Signs a relay's directory record with the relay's own key (its libp2p identity). */
 export async function signDirectoryRecord (record: DirectoryRecord, key: PrivateKey, keyId: string): Promise<SignedEnvelope> {
   return await sign(record, DIRECTORY_DOMAIN, key, keyId)
+}
+
+/** Signs a relay's viewer count for a room with the relay's own key. */
+export async function signViewerCount (count: ViewerCountMessage, key: PrivateKey, keyId: string): Promise<SignedEnvelope> {
+  return await sign(count, VIEWER_COUNT_DOMAIN, key, keyId)
 }
 
 /** True for a usable room key: a peer id that carries its Ed25519 public key (`12D3KooW...`). */
@@ -159,6 +168,19 @@ export async function verifyDirectoryEnvelope (input: Uint8Array | unknown): Pro
   if (!record.ok) return refuse('invalid-announcement', record.reason)
   if (record.value.peerId !== opened.value.envelope.key) return refuse('wrong-key', 'record describes another peer than its signer')
   return { ok: true, value: { record: record.value, envelope: opened.value.envelope } }
+}
+
+/**
+ * Checks an untrusted viewer count: shape, signature by the key it names, then the message, whose
+ * `peerId` must be that signing key (a relay counts only its own viewers). Never throws.
+ */
+export async function verifyViewerCountEnvelope (input: Uint8Array | unknown): Promise<VerifyResult<ViewerCountMessage>> {
+  const opened = await openEnvelope(input, VIEWER_COUNT_DOMAIN, () => undefined)
+  if (!opened.ok) return opened
+  const count = parseViewerCount(opened.value.parsed)
+  if (!count.ok) return refuse('invalid-announcement', count.reason)
+  if (count.value.peerId !== opened.value.envelope.key) return refuse('wrong-key', 'count describes another relay than its signer')
+  return { ok: true, value: count.value }
 }
 
 /** Size, JSON, shape, signer check and signature, shared by every envelope kind. */

@@ -24,7 +24,7 @@ test('parseRelayStatus keeps well-formed fields and reads malformed ones as empt
     requests: 'many',
     viewers: 3,
     rooms: {
-      janson: { keys: ['k', 7], thumbnail: { cid: 'bafk', at: 10 }, renditions: { '720p': { storedAt: 99, held: 4, listed: 'x' }, bad: 'nope' } },
+      janson: { keys: ['k', 7], thumbnail: { cid: 'bafk', at: 10 }, renditions: { '720p': { storedAt: 99, held: 4, listed: 'x' }, bad: 'nope' }, viewers: { local: 2, network: 5 } },
       k1105: 'not a room'
     },
     viewerSwarm: { multiaddrs: ['/ip4/127.0.0.1/tcp/1/ws/p2p/x', 5], viewers: { janson: 2 }, received: { janson: { relays: 10, peers: 'x' } } },
@@ -36,8 +36,8 @@ test('parseRelayStatus keeps well-formed fields and reads malformed ones as empt
   assert.equal(status.viewers, 3)
   assert.deepEqual(status.multiaddrs, [])
   assert.deepEqual(Object.keys(status.rooms), ['janson', 'k1105'])
-  assert.deepEqual(status.rooms.janson, { keys: ['k'], thumbnail: { cid: 'bafk', at: 10 }, renditions: { '720p': { latestSeq: null, listed: 0, storedAt: 99, held: 4, behind: 0 } } })
-  assert.deepEqual(status.rooms.k1105, { keys: [], thumbnail: null, renditions: {} })
+  assert.deepEqual(status.rooms.janson, { keys: ['k'], thumbnail: { cid: 'bafk', at: 10 }, renditions: { '720p': { latestSeq: null, listed: 0, storedAt: 99, held: 4, behind: 0 } }, viewers: { local: 2, network: 5 } })
+  assert.deepEqual(status.rooms.k1105, { keys: [], thumbnail: null, renditions: {}, viewers: { local: 0, network: 0 } })
   assert.deepEqual(status.viewerSwarm, { multiaddrs: ['/ip4/127.0.0.1/tcp/1/ws/p2p/x'], viewers: { janson: 2 }, received: { janson: { relays: 10, peers: 0 } } })
 })
 
