@@ -58,10 +58,15 @@ test('two viewers take their TURN server and credentials from the relay, and the
     const all = await stats()
     return all.every(s => s.p2p === 'on' && s.peers.peers >= 1) ? all : undefined
   }, 90_000)
+  // WebRTC gathers candidates (and allocates on TURN) when a viewer dials another over it, which on a
+  // busy machine can come well after the first (circuit) connection.
   const allocations = await eventually('coturn to allocate for the viewers', () => {
     const found = [...turn!.log().matchAll(ALLOCATED)]
     return found.length >= 1 ? found : undefined
-  }, 30_000)
+  }, 90_000).catch(async (err: Error) => {
+    const sessions = turn!.log().split('\n').filter(line => line.includes('session')).slice(-10).join('\n')
+    throw new Error(`${err.message}; viewers: ${JSON.stringify((await stats()).map(s => s.peers))}; coturn's last session lines:\n${sessions}`)
+  })
   const now = Date.now() / 1000
   for (const [, expiry] of allocations) {
     // The relay's default --turn-ttl: an hour from when the viewer asked.
