@@ -11,9 +11,8 @@
  * make the 2-core machine, not the protocol, decide the latencies. The push over real libp2p streams
  * is tested between real processes (test/segment-push.test.ts); this runs the same code on the seam.
  */
-import { randomBytes } from 'node:crypto'
 import { rawCid, logger } from '@hivecast/shared'
-import { generateKeyPair } from '@libp2p/crypto/keys'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { PARENT_CHECK_MS, createBlockFetcher } from '../../../packages/relay/src/block-fetcher.ts'
 import { SegmentPushes } from '../../../packages/relay/src/segment-pushes.ts'
@@ -110,6 +109,13 @@ function random (seed: number): () => number {
   }
 }
 
+/** `length` bytes from `rand`: the same peer ids and segments (so the same trees) from the same seed. */
+function seeded (length: number, rand: () => number): Uint8Array {
+  const words = new Uint32Array(Math.ceil(length / 4))
+  for (let i = 0; i < words.length; i++) words[i] = Math.floor(rand() * 0x100000000)
+  return new Uint8Array(words.buffer, 0, length)
+}
+
 const between = ([min, max]: [number, number], unit: number): number => min + (max - min) * unit
 
 /**
@@ -129,7 +135,7 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
   const cpuStart = process.cpuUsage()
   const rand = random(options.seed)
   const ids: string[] = []
-  for (let i = 0; i <= options.relays; i++) ids.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString())
+  for (let i = 0; i <= options.relays; i++) ids.push(peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', seeded(32, rand))).toString())
   const [origin, ...relays] = ids as [string, ...string[]]
   const unit = (a: string, b: string): number => pairHash(a, b) / 0xffffffff
   const links = new LinkScheduler({
@@ -157,7 +163,7 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
   const published: Array<{ cid: CID, at: number }> = []
   const fetches: Array<Promise<unknown>> = []
   for (let seq = 0; seq < options.segments; seq++) {
-    const bytes = new Uint8Array(randomBytes(options.segmentBytes))
+    const bytes = seeded(options.segmentBytes, rand)
     const cid = await rawCid(bytes)
     const at = Date.now()
     net.publish(cid, bytes)

@@ -137,7 +137,7 @@ export class SimulatedNetwork {
         put: (cid, bytes) => { this.#store(self, cid, bytes, this.#arriving.get(`${self} ${cid.toString()}`) ?? 0) }
       },
       connected: peer => this.links.connected(self, peer),
-      getBlock: async (cid, { signal, providers }) => await this.#want(self, cid, signal, providers === undefined ? [this.origin, ...peers()] : providers.map(peerOf))
+      getBlock: async (cid, { signal, providers }) => await this.#want(self, cid, signal, providers === undefined ? [this.origin, ...peers()] : providers.map(peerOf), providers !== undefined)
     }
   }
 
@@ -146,7 +146,7 @@ export class SimulatedNetwork {
   }
 
   /** Bitswap as helia's: the first verified copy is stored and returned; later copies still arrive. */
-  async #want (self: string, cid: CID, signal: AbortSignal, asked: readonly string[]): Promise<Uint8Array> {
+  async #want (self: string, cid: CID, signal: AbortSignal, asked: readonly string[], session: boolean): Promise<Uint8Array> {
     signal.throwIfAborted()
     return await new Promise<Uint8Array>((resolve, reject) => {
       let done = false
@@ -158,11 +158,28 @@ export class SimulatedNetwork {
       const peers = asked.filter(p => p !== self && this.links.connected(self, p))
       this.count(self).wants++
       this.count(self).wantedPeers += peers.length
+      // A session (a want to given providers) fails once every provider answered "don't have"; a
+      // broadcast want stays on the want list until aborted.
+      let pending = peers.length
+      if (pending === 0 && session) {
+        reject(new Error(`no provider for ${cid.toString()} is connected`))
+        return
+      }
+      const dontHave = (): void => {
+        if (--pending > 0 || !session || done) return
+        done = true
+        signal.removeEventListener('abort', onAbort)
+        reject(new Error(`no provider has ${cid.toString()}`))
+      }
       for (const peer of peers) {
         const ask = async (): Promise<void> => {
           await this.links.send(self, peer, CONTROL_BYTES)
           const bytes = this.#blocks.get(peer)?.get(cid.toString())
-          if (bytes === undefined) return
+          if (bytes === undefined) {
+            await this.links.send(peer, self, CONTROL_BYTES)
+            dontHave()
+            return
+          }
           const hops = this.#hops(peer, cid) + 1
           await this.#carry(peer, self, bytes)
           if (done || !(await verifyRawBlock(cid, bytes))) return
@@ -171,7 +188,7 @@ export class SimulatedNetwork {
           signal.removeEventListener('abort', onAbort)
           resolve(bytes)
         }
-        ask().catch(() => {})
+        ask().catch(dontHave)
       }
     })
   }

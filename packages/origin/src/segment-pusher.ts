@@ -5,7 +5,7 @@
  * DIRECTORY_TTL_MS, as relays order it over their directory: a relay that went away keeps its place
  * and is skipped, its children offered the block instead (`livePushChildren`), so the tree below
  * stays the same on every node. A relay that declines or cannot be reached fetches the block over
- * bitswap as before; one that cannot be reached has its children offered the block.
+ * bitswap as before; in place of one that cannot be reached, the relay taking its place is offered it.
  */
 import { DIRECTORY_TTL_MS } from '@hivecast/shared'
 import { PUSH_TIMEOUT_MS, libp2pPushTransport, livePushChildren, pushOrder } from '@hivecast/shared/node'
@@ -72,9 +72,11 @@ export class SegmentPusher {
         .then(taken => { if (taken) this.counts.sent++ })
         .catch((err: Error) => {
           this.counts.failed++
-          this.#log(`offering ${cid.toString()} to relay ${relay} failed (offering it to its children): ${err.message}`)
+          this.#log(`offering ${cid.toString()} to relay ${relay} failed (offering it to the relay in its place): ${err.message}`)
+          // The first hop in its place (which feeds the rest of its place), unless already offered.
+          const offered = new Set(relays)
           up.delete(relay)
-          this.#offerTo(livePushChildren(order, order.indexOf(relay), r => up.has(r)), cid, bytes, order, up)
+          this.#offerTo(livePushChildren(order, -1, r => up.has(r)).filter(r => !offered.has(r)), cid, bytes, order, up)
         })
     }
   }

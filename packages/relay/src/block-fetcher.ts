@@ -38,6 +38,8 @@ const WANT_RETRY_MS = 2_000
  * within this; its bytes then get the push's own timeout.
  */
 export const PUSH_HOP_MS = 400
+/** Live ancestors a relay in the tree asks, one at a time, when its parent's offer did not come. */
+const ANCESTORS_ASKED = 3
 /** How often a relay waiting for its parent's offer checks that the parent is still connected. */
 export const PARENT_CHECK_MS = 50
 
@@ -111,7 +113,7 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
     const push = pushes.expect(cid)
     try {
       const inTree = originLinked.includes(self)
-      const pushed = inTree ? await fromParent(cid, push, originLinked, turn, signal) : undefined
+      const pushed = inTree ? await fromTree(cid, push, originLinked, turn, signal) : undefined
       // A relay in the tree skips its turn's slot: it waited for an offer instead, or its parent is gone.
       const bytes = pushed ?? await raceFetch(push.block, async fetchSignal => await byTurn(cid, turn, inTree, fetchSignal), signal)
       pushes.forward(cid, bytes, self, relayPeers().originLinked)
@@ -121,30 +123,43 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
     }
   }
   /**
-   * The block from this relay's parent in the tree: the nearest ancestor it is connected to (a dead
-   * relay's children are fed by its parent, see `forward`). A parent that goes down while this relay
-   * waits may have taken the block without passing it on: the block is asked of the next live
-   * ancestor, which has passed it on, so holds it. Undefined when neither came through in time.
+   * The block from the tree: the offer of this relay's parent, the nearest ancestor it is connected
+   * to (a dead relay's children are fed by its parent, see `forward`). A parent that goes down while
+   * this relay waits may have taken the block without passing it on, and a slow tree may not have
+   * offered it in time: then the live ancestors are asked, nearest first, one at a time, each of which
+   * holds the block once it has passed it on. Undefined when none of that worked: the caller falls
+   * back to taking turns.
    */
-  const fromParent = async (cid: CID, push: PushWait, originLinked: readonly string[], turn: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
+  const fromTree = async (cid: CID, push: PushWait, originLinked: readonly string[], turn: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
     const order = pushOrder(cid.toString(), originLinked)
     const live = (relay: string): boolean => relay === self || net.connected(relay)
     const deadline = Date.now() + livePushDepth(order, turn, live) * PUSH_HOP_MS
-    for (let parent = livePushParent(order, turn, live); ;) {
+    for (;;) {
+      const parent = livePushParent(order, turn, live)
       const stop = new AbortController()
       const waitSignal = AbortSignal.any([signal, stop.signal])
       const pushed = await push.within(Math.max(0, deadline - Date.now()), parent === undefined ? waitSignal : AbortSignal.any([waitSignal, whenDown(net, parent, waitSignal)]))
       stop.abort()
-      if (pushed !== undefined || signal.aborted || parent === undefined || net.connected(parent)) return pushed
-      parent = livePushParent(order, turn, live)
-      const address = parent === undefined ? undefined : relayPeers().providers.find(a => a.getComponents().some(c => c.name === 'p2p' && c.value === parent))
+      if (pushed !== undefined || signal.aborted) return pushed
+      const pulled = await fromAncestors(cid, push, order, turn, live, signal)
+      // A parent that died early: its replacement may still offer the block within the wait.
+      if (pulled !== undefined || signal.aborted || parent === undefined || net.connected(parent) || Date.now() >= deadline) return pulled
+    }
+  }
+  const fromAncestors = async (cid: CID, push: PushWait, order: readonly string[], turn: number, live: (relay: string) => boolean, signal: AbortSignal): Promise<Uint8Array | undefined> => {
+    const { providers } = relayPeers()
+    let asked = 0
+    for (let ancestor = livePushParent(order, turn, live); ancestor !== undefined && asked < ANCESTORS_ASKED; ancestor = livePushParent(order, order.indexOf(ancestor), live)) {
+      const address = providers.find(a => a.getComponents().some(c => c.name === 'p2p' && c.value === ancestor))
       if (address === undefined) continue
+      asked++
       try {
-        return await net.getBlock(cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(PEERS_TIMEOUT_MS)]), providers: [address] })
+        return await raceFetch(push.block, async fetchSignal => await net.getBlock(cid, { signal: AbortSignal.any([fetchSignal, AbortSignal.timeout(PEERS_TIMEOUT_MS)]), providers: [address] }), signal)
       } catch {
         if (signal.aborted) return undefined
       }
     }
+    return undefined
   }
   // Segments of one origin run share their init section: fetch a block once however many wait for it
   // (concurrent bitswap wants for one CID were seen to hold the later ones back by about a second).

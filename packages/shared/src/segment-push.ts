@@ -77,26 +77,35 @@ export function pushDepth (position: number): number {
 /** Which relays a node believes up (connected, subscribed): a dead relay stays in the order, skipped. */
 export type Liveness = (relay: string) => boolean
 
-/**
- * The relays the node at `position` offers a block to when some relays of `order` are down: a dead
- * child's place goes to that child's own children (and so on down), so a dead relay's subtree is fed
- * by its nearest live ancestor. The order itself does not change: only the dead relay's parent and
- * children act differently, so nodes whose views of who is up differ elsewhere still agree.
- */
-export function livePushChildren (order: readonly string[], position: number, live: Liveness): string[] {
+/** The relays a dead node's place passes to: its live children, a dead child's own children in its place. */
+function adopted (order: readonly string[], position: number, live: Liveness): string[] {
   const children: string[] = []
-  const visit = (p: number): void => {
-    for (const child of pushChildren(order, p)) {
-      if (live(child)) children.push(child)
-      else visit(order.indexOf(child))
-    }
+  for (const child of pushChildren(order, position)) {
+    if (live(child)) children.push(child)
+    else children.push(...adopted(order, order.indexOf(child), live))
   }
-  visit(position)
   return children
 }
 
-/** The nearest live ancestor of `position`, which offers it the block; undefined: the origin does. */
+/**
+ * The relays the node at `position` offers a block to when some relays of `order` are down: a dead
+ * relay's place goes to its own children (and so on down), so its subtree is fed by its nearest live
+ * ancestor. The origin's share stays ORIGIN_PUSH_FANOUT: when a first-hop relay is dead, the first of
+ * the relays that take its place feeds the others. The order itself does not change, so only the
+ * dead relay's parent and children act differently and nodes whose views differ elsewhere agree.
+ */
+export function livePushChildren (order: readonly string[], position: number, live: Liveness): string[] {
+  const firstHop = adopted(order, -1, live)
+  if (position < 0) return firstHop.slice(0, ORIGIN_PUSH_FANOUT)
+  const children = adopted(order, position, live)
+  return order[position] === firstHop[0] ? [...children, ...firstHop.slice(ORIGIN_PUSH_FANOUT)] : children
+}
+
+/** The live relay that offers the block to `position` (see `livePushChildren`); undefined: the origin. */
 export function livePushParent (order: readonly string[], position: number, live: Liveness): string | undefined {
+  const firstHop = adopted(order, -1, live)
+  const hop = firstHop.indexOf(order[position] ?? '')
+  if (hop >= 0) return hop < ORIGIN_PUSH_FANOUT ? undefined : firstHop[0]
   for (let parent = pushParent(order, position); parent !== undefined; parent = pushParent(order, order.indexOf(parent))) {
     if (live(parent)) return parent
   }
