@@ -6,8 +6,8 @@
  * relay and segment. Relays are killed during the run. Runs in real time: the code's own timers run.
  *
  * Why not real libp2p nodes: idle ones cost only ~1.4 MiB each (20 measured), but loopback TCP
- * carries no per-link delay or bandwidth without root (tc/netem), a full mesh of 50 nodes trips
- * libp2p's inbound connection limits (ECONNRESET at 20), and Noise/yamux for 200 relays would
+ * carries no per-link delay or bandwidth without root (tc/netem), dialling a full mesh of 20 failed
+ * with ECONNRESET (libp2p limits inbound connections per address and second), and Noise/yamux for 200 relays would
  * make the 2-core machine, not the protocol, decide the latencies. The push over real libp2p streams
  * is tested between real processes (test/segment-push.test.ts); this runs the same code on the seam.
  */
