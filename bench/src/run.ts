@@ -14,6 +14,7 @@ import { measureOriginOffload } from './origin-offload.ts'
 import { measurePeerShare } from './peer-share.ts'
 import { measurePlayerStartup } from './player-startup.ts'
 import { measurePublishLatency } from './publish-latency.ts'
+import { DEFAULT_SIMULATION, simulatePush } from './push-simulation/push-simulation.ts'
 import type { Summary } from './stats.ts'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } })
@@ -33,6 +34,12 @@ const publish = await measurePublishLatency({ segments: quick ? 5 : 30, relays: 
 console.log(`segment push vs turn-taking: origin + ${quick ? 4 : 8} relays, ladder 720p,360p, each way…`)
 const pushed = await measurePublishLatency({ segments: quick ? 5 : 30, relays: quick ? 4 : 8, renditions: '720p,360p', push: true, warmupSeconds: quick ? 5 : 20 })
 const byTurns = await measurePublishLatency({ segments: quick ? 5 : 30, relays: quick ? 4 : 8, renditions: '720p,360p', push: false, warmupSeconds: quick ? 5 : 20 })
+const simRelays = quick ? 20 : 200
+const simSegments = quick ? 4 : 20
+const simKills = quick ? 1 : 4
+console.log(`push simulation: ${simRelays} relays in one process on a modelled network, then ${simKills} of them killed mid-run…`)
+const simulated = await simulatePush({ ...DEFAULT_SIMULATION, relays: simRelays, segments: simSegments, kills: 0 })
+const simulatedKills = await simulatePush({ ...DEFAULT_SIMULATION, relays: simRelays, segments: simSegments, kills: simKills })
 console.log('listing lag: 2 archiving relays, an interim recording every 5 s, a client polling their playlists…')
 const listing = await measureListingLag({ relays: 2, seconds: quick ? 15 : 90, recordingInterval: 5 })
 console.log('relay HTTP throughput vs nginx (wrk)…')
@@ -66,6 +73,11 @@ const table = [
   `| the same, relays fetching by turns (--push-fanout 0) | ${ms(byTurns.endToEnd)} |`,
   `| origin upload / stream bytes over libp2p, segment push (${pushed.relays} relays, no viewers) | ${pushed.originUploadPerStreamByte.toFixed(2)} | – | – | 1 |`,
   `| the same, relays fetching by turns | ${byTurns.originUploadPerStreamByte.toFixed(2)} | – | – | 1 |`,
+  `| push simulation, ms: published -> held by the last of ${simulated.options.relays} relays (real relay code, modelled links ${DEFAULT_SIMULATION.delayMs.join('-')} ms, ${DEFAULT_SIMULATION.uploadMbps} Mbit/s, ${DEFAULT_SIMULATION.segmentBytes / 1024} KB segments; model bound ${simulated.boundMs.toFixed(0)} ms) | ${ms(simulated.lastRelayMs)} |`,
+  `| the same, ${simulatedKills.killed.length} relay${simulatedKills.killed.length === 1 ? '' : 's'} killed after segment ${DEFAULT_SIMULATION.killAfterSegment} (${simulatedKills.missing} segments missing on live relays) | ${ms(simulatedKills.lastRelayMs)} |`,
+  `| push simulation: bytes received / bytes held per relay (1 = no duplicates), no kills; with kills | ${simulated.receivedPerHeld.p50.toFixed(2)}, worst ${simulated.receivedPerHeld.max.toFixed(2)}; ${simulatedKills.receivedPerHeld.p50.toFixed(2)}, worst ${simulatedKills.receivedPerHeld.max.toFixed(2)} | – | – | ${simulated.receivedPerHeld.n} |`,
+  `| push simulation: origin upload / stream bytes, no kills; with kills | ${simulated.originUploadPerStreamByte.toFixed(2)}; ${simulatedKills.originUploadPerStreamByte.toFixed(2)} | – | – | 1 |`,
+  `| push simulation: links from the origin to the farthest relay; bitswap wants (fallbacks) with kills, peers per want | ${Math.max(...simulated.segments.map(s => s.maxHops))}; ${simulatedKills.wants}, ${simulatedKills.peersPerWant.toFixed(1)} | – | – | 1 |`,
   `| listing lag, ms: origin announced -> listed in a relay's playlist (${listing.relays} relays pinning an interim recording every ${listing.recordingInterval} s, ${listing.seconds} s) | ${ms(listing.lagMs)} |`,
   ...(listing.pinBlocks === undefined || listing.pinMs === undefined
     ? ['| interim recording pin | none finished in the run | – | – | 0 |']
@@ -89,7 +101,7 @@ const table = [
 ].join('\n')
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`
-const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, segmentPush: { pushed, byTurns }, listingLag: listing, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, peerShare, bundles, p2pChunk }
+const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, segmentPush: { pushed, byTurns }, pushSimulation: { simulated, simulatedKills }, listingLag: listing, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, peerShare, bundles, p2pChunk }
 await mkdir(new URL('../results/', import.meta.url), { recursive: true })
 await writeFile(new URL('../results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
 await writeFile(new URL('../results/latest.md', import.meta.url), `# Hivecast benchmarks\n\n${results.date}, ${machine}${quick ? ', quick run (numbers not meaningful)' : ''}\n\n${table}\n`)

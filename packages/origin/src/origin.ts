@@ -37,7 +37,7 @@ import { consentAdmin, loadAdminToken } from './consent-admin.ts'
 import { startStatusServer } from './status-server.ts'
 import type { Health, StatusServer } from './status-server.ts'
 import { OriginMetrics } from './origin-metrics.ts'
-import { SegmentPusher } from './segment-pusher.ts'
+import { SegmentPusher, libp2pOriginPushNetwork } from './segment-pusher.ts'
 import type { PushCounts } from './segment-pusher.ts'
 import { RtmpGate } from './rtmp-gate.ts'
 import { inputSecrets, secretRedactor } from './input-secrets.ts'
@@ -207,7 +207,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
 
     const describer = new SegmentDescriber({ presets, probe: ffprobe === undefined ? undefined : async (bytes, init) => await probeSegment(ffprobe, bytes, init), log: log.child('describer').info })
 
-    const pusher = new SegmentPusher(p2p, { topic, roomKeys, fanout: pushFanout, log: log.child('segment-push').debug })
+    const pusher = new SegmentPusher(libp2pOriginPushNetwork(p2p, topic, roomKeys), { fanout: pushFanout, log: log.child('segment-push').debug })
     const publisher = new SegmentPublisher({
       node: p2p,
       identity,

@@ -1,13 +1,16 @@
 /**
  * The origin's part of the segment push (see `@hivecast/shared`'s segment-push): once a segment is
- * announced, its block is offered to the first relays of its CID's order among the relays subscribed
- * to the room, `fanout` of them; they pass it on down the tree. A relay that declines or cannot be
- * reached fetches the block over bitswap as before, so a failed offer costs nothing but the offer.
+ * announced, its block is offered to the first relays of its CID's order, `fanout` of them; they pass
+ * it on down the tree. The order is over every relay seen subscribed to the room within
+ * DIRECTORY_TTL_MS, as relays order it over their directory: a relay that went away keeps its place
+ * and is skipped, its children offered the block instead (`livePushChildren`), so the tree below
+ * stays the same on every node. A relay that declines or cannot be reached fetches the block over
+ * bitswap as before; in place of one that cannot be reached, the relay taking its place is offered it.
  */
-import { peerIdFromString } from '@libp2p/peer-id'
-import { PUSH_TIMEOUT_MS, pushBlock, pushOrder } from '@hivecast/shared/node'
+import { DIRECTORY_TTL_MS } from '@hivecast/shared'
+import { PUSH_TIMEOUT_MS, libp2pPushTransport, livePushChildren, pushOrder } from '@hivecast/shared/node'
 import type { LogMethod } from '@hivecast/shared'
-import type { P2PNode } from '@hivecast/shared/node'
+import type { P2PNode, PushTransport } from '@hivecast/shared/node'
 import type { CID } from 'multiformats/cid'
 
 export interface PushCounts {
@@ -18,19 +21,32 @@ export interface PushCounts {
   failed: number
 }
 
+/** Where the origin's offers go: libp2p and the room's gossip topic, or the simulation's model. */
+export interface OriginPushNetwork {
+  transport: PushTransport
+  /** Relays subscribed to the room now (the room's other origins left out). */
+  relays: () => string[]
+}
+
+/** The origin's push network over libp2p: relays are the topic's subscribers that are not room keys. */
+export function libp2pOriginPushNetwork (node: P2PNode, topic: string, roomKeys: readonly string[]): OriginPushNetwork {
+  const origins = new Set(roomKeys)
+  return {
+    transport: libp2pPushTransport(node),
+    relays: () => node.libp2p.services.pubsub.getSubscribers(topic).map(String).filter(id => !origins.has(id))
+  }
+}
+
 export class SegmentPusher {
-  readonly #node: P2PNode
-  readonly #topic: string
-  /** The room's other origins: subscribed to the topic too, but not relays. */
-  readonly #origins: ReadonlySet<string>
+  readonly #net: OriginPushNetwork
   readonly #fanout: number
   readonly #log: LogMethod
+  /** Relays seen subscribed, and when last: the order keeps them for DIRECTORY_TTL_MS. */
+  readonly #seen = new Map<string, number>()
   readonly counts: PushCounts = { offered: 0, sent: 0, failed: 0 }
 
-  constructor (node: P2PNode, options: { topic: string, roomKeys: readonly string[], fanout: number, log: LogMethod }) {
-    this.#node = node
-    this.#topic = options.topic
-    this.#origins = new Set(options.roomKeys)
+  constructor (network: OriginPushNetwork, options: { fanout: number, log: LogMethod }) {
+    this.#net = network
     this.#fanout = options.fanout
     this.#log = options.log
   }
@@ -38,14 +54,29 @@ export class SegmentPusher {
   /** Offers an announced segment's block to the first-hop relays; fire and forget. */
   offer (cid: CID, bytes: Uint8Array): void {
     if (this.#fanout === 0) return
-    const relays = this.#node.libp2p.services.pubsub.getSubscribers(this.#topic).map(String).filter(id => !this.#origins.has(id))
-    for (const relay of pushOrder(cid.toString(), relays).slice(0, this.#fanout)) {
+    const now = Date.now()
+    const up = new Set(this.#net.relays())
+    for (const relay of up) this.#seen.set(relay, now)
+    for (const [relay, at] of this.#seen) if (now - at >= DIRECTORY_TTL_MS) this.#seen.delete(relay)
+    const order = pushOrder(cid.toString(), [...this.#seen.keys()])
+    // The tree's first hop, plus the next relays up to the fan-out setting (they also get offers from
+    // their parents, and take only one).
+    const live = (relay: string): boolean => up.has(relay)
+    this.#offerTo([...new Set([...livePushChildren(order, -1, live), ...order.filter(live).slice(0, this.#fanout)])], cid, bytes, order, up)
+  }
+
+  #offerTo (relays: readonly string[], cid: CID, bytes: Uint8Array, order: readonly string[], up: Set<string>): void {
+    for (const relay of relays) {
       this.counts.offered++
-      pushBlock(this.#node, peerIdFromString(relay), cid, bytes, { signal: AbortSignal.timeout(PUSH_TIMEOUT_MS) })
+      this.#net.transport.push(relay, cid, bytes, { signal: AbortSignal.timeout(PUSH_TIMEOUT_MS) })
         .then(taken => { if (taken) this.counts.sent++ })
         .catch((err: Error) => {
           this.counts.failed++
-          this.#log(`offering ${cid.toString()} to relay ${relay} failed (it fetches the segment itself): ${err.message}`)
+          this.#log(`offering ${cid.toString()} to relay ${relay} failed (offering it to the relay in its place): ${err.message}`)
+          // The first hop in its place (which feeds the rest of its place), unless already offered.
+          const offered = new Set(relays)
+          up.delete(relay)
+          this.#offerTo(livePushChildren(order, -1, r => up.has(r)).filter(r => !offered.has(r)), cid, bytes, order, up)
         })
     }
   }

@@ -8,9 +8,11 @@
  * the block within a few seconds. A pushed block ends the fetch whenever it arrives.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { getBlock, pushDepth, pushOrder, pushParent } from '@hivecast/shared/node'
+import { livePushDepth, livePushParent, pushOrder } from '@hivecast/shared/node'
+import { pushNetwork } from './push-network.ts'
+import type { PushNetwork } from './push-network.ts'
 import type { P2PNode } from '@hivecast/shared/node'
-import type { SegmentPushes } from './segment-pushes.ts'
+import type { PushWait, SegmentPushes } from './segment-pushes.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 
@@ -36,6 +38,10 @@ const WANT_RETRY_MS = 2_000
  * within this; its bytes then get the push's own timeout.
  */
 export const PUSH_HOP_MS = 400
+/** Live ancestors a relay in the tree asks, one at a time, when its parent's offer did not come. */
+const ANCESTORS_ASKED = 3
+/** How often a relay waiting for its parent's offer checks that the parent is still connected. */
+export const PARENT_CHECK_MS = 50
 
 export type BlockFetcher = (cid: CID, signal: AbortSignal) => Promise<Uint8Array>
 
@@ -61,8 +67,9 @@ export function rank (cid: string, self: string, originLinked: readonly string[]
  * The block fetcher. With `pushes`, a relay in the tree waits for its parent's offer before it asks
  * anyone, and every block it gets is offered on to its children.
  */
-export function createBlockFetcher (node: P2PNode, relayPeers: () => RelayPeers, pushes?: SegmentPushes): BlockFetcher {
-  const self = node.libp2p.peerId.toString()
+export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () => RelayPeers, pushes?: SegmentPushes): BlockFetcher {
+  const net = pushNetwork(node)
+  const self = net.self
   /** Moving average of this relay's own first-turn fetches, ms: what a peer's first turn takes too. */
   let firstTurnMs = SLOT_MS
   const byTurn = async (cid: CID, turn: number, waited: boolean, signal: AbortSignal): Promise<Uint8Array> => {
@@ -79,7 +86,7 @@ export function createBlockFetcher (node: P2PNode, relayPeers: () => RelayPeers,
         if (providers.length === 0) break
         try {
           const timeout = AbortSignal.timeout(Math.min(PEERS_TIMEOUT_MS, Math.max(1, deadline - Date.now())))
-          return await getBlock(node, cid, { signal: AbortSignal.any([signal, timeout]), providers })
+          return await net.getBlock(cid, { signal: AbortSignal.any([signal, timeout]), providers })
         } catch {
           // The relay whose turn came first is still fetching (or gone): give it another slot.
           await wait(slot, signal)
@@ -91,7 +98,7 @@ export function createBlockFetcher (node: P2PNode, relayPeers: () => RelayPeers,
     const started = Date.now()
     for (;;) {
       try {
-        const bytes = await getBlock(node, cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(WANT_RETRY_MS)]) })
+        const bytes = await net.getBlock(cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(WANT_RETRY_MS)]) })
         if (turn === 0) firstTurnMs += SLOT_WEIGHT * (Date.now() - started - firstTurnMs)
         return bytes
       } catch (err) {
@@ -105,11 +112,8 @@ export function createBlockFetcher (node: P2PNode, relayPeers: () => RelayPeers,
     if (pushes === undefined) return await byTurn(cid, turn, false, signal)
     const push = pushes.expect(cid)
     try {
-      // A parent this relay holds no connection to (it died, or never came) will not offer the block.
-      const parent = pushParent(pushOrder(cid.toString(), originLinked), turn)
       const inTree = originLinked.includes(self)
-      const parentUp = parent === undefined || node.libp2p.getConnections().some(c => c.remotePeer.toString() === parent)
-      const pushed = inTree && parentUp ? await push.within(pushDepth(turn) * PUSH_HOP_MS, signal) : undefined
+      const pushed = inTree ? await fromTree(cid, push, originLinked, turn, signal) : undefined
       // A relay in the tree skips its turn's slot: it waited for an offer instead, or its parent is gone.
       const bytes = pushed ?? await raceFetch(push.block, async fetchSignal => await byTurn(cid, turn, inTree, fetchSignal), signal)
       pushes.forward(cid, bytes, self, relayPeers().originLinked)
@@ -117,6 +121,45 @@ export function createBlockFetcher (node: P2PNode, relayPeers: () => RelayPeers,
     } finally {
       push.release()
     }
+  }
+  /**
+   * The block from the tree: the offer of this relay's parent, the nearest ancestor it is connected
+   * to (a dead relay's children are fed by its parent, see `forward`). A parent that goes down while
+   * this relay waits may have taken the block without passing it on, and a slow tree may not have
+   * offered it in time: then the live ancestors are asked, nearest first, one at a time, each of which
+   * holds the block once it has passed it on. Undefined when none of that worked: the caller falls
+   * back to taking turns.
+   */
+  const fromTree = async (cid: CID, push: PushWait, originLinked: readonly string[], turn: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
+    const order = pushOrder(cid.toString(), originLinked)
+    const live = (relay: string): boolean => relay === self || net.connected(relay)
+    const deadline = Date.now() + livePushDepth(order, turn, live) * PUSH_HOP_MS
+    for (;;) {
+      const parent = livePushParent(order, turn, live)
+      const stop = new AbortController()
+      const waitSignal = AbortSignal.any([signal, stop.signal])
+      const pushed = await push.within(Math.max(0, deadline - Date.now()), parent === undefined ? waitSignal : AbortSignal.any([waitSignal, whenDown(net, parent, waitSignal)]))
+      stop.abort()
+      if (pushed !== undefined || signal.aborted) return pushed
+      const pulled = await fromAncestors(cid, push, order, turn, live, signal)
+      // A parent that died early: its replacement may still offer the block within the wait.
+      if (pulled !== undefined || signal.aborted || parent === undefined || net.connected(parent) || Date.now() >= deadline) return pulled
+    }
+  }
+  const fromAncestors = async (cid: CID, push: PushWait, order: readonly string[], turn: number, live: (relay: string) => boolean, signal: AbortSignal): Promise<Uint8Array | undefined> => {
+    const { providers } = relayPeers()
+    let asked = 0
+    for (let ancestor = livePushParent(order, turn, live); ancestor !== undefined && asked < ANCESTORS_ASKED; ancestor = livePushParent(order, order.indexOf(ancestor), live)) {
+      const address = providers.find(a => a.getComponents().some(c => c.name === 'p2p' && c.value === ancestor))
+      if (address === undefined) continue
+      asked++
+      try {
+        return await raceFetch(push.block, async fetchSignal => await net.getBlock(cid, { signal: AbortSignal.any([fetchSignal, AbortSignal.timeout(PEERS_TIMEOUT_MS)]), providers: [address] }), signal)
+      } catch {
+        if (signal.aborted) return undefined
+      }
+    }
+    return undefined
   }
   // Segments of one origin run share their init section: fetch a block once however many wait for it
   // (concurrent bitswap wants for one CID were seen to hold the later ones back by about a second).
@@ -129,6 +172,15 @@ export function createBlockFetcher (node: P2PNode, relayPeers: () => RelayPeers,
     inFlight.set(key, fetching)
     return await fetching
   }
+}
+
+/** Aborts once this relay holds no connection to `peer` (checked every PARENT_CHECK_MS); stops checking when `until` aborts. */
+function whenDown (net: PushNetwork, peer: string, until: AbortSignal): AbortSignal {
+  const down = new AbortController()
+  const timer = setInterval(() => { if (!net.connected(peer)) down.abort() }, PARENT_CHECK_MS)
+  until.addEventListener('abort', () => { clearInterval(timer) }, { once: true })
+  down.signal.addEventListener('abort', () => { clearInterval(timer) }, { once: true })
+  return down.signal
 }
 
 /** `promise`, or a rejection once `signal` aborts (the promise itself goes on for its own caller). */

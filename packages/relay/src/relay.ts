@@ -146,11 +146,13 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     const linked = originLinked() ? [identity.id] : []
     for (const { record } of directory.list()) {
       if (record.peerId === identity.id || !record.rooms.some(room => followers.has(room))) continue
+      // A linked relay keeps its place in the push tree while its record lives, connected or not: the
+      // tree skips it, so one relay going down changes nothing for relays away from it.
+      if (record.origin === true && proved(record.peerId)) linked.push(record.peerId)
       const connection = node.libp2p.getConnections().find(c => c.remotePeer.toString() === record.peerId)
       if (connection === undefined) continue
       const address = connection.remoteAddr
       providers.push(address.getComponents().some(c => c.name === 'p2p') ? address : address.encapsulate(`/p2p/${record.peerId}`))
-      if (record.origin === true && proved(record.peerId)) linked.push(record.peerId)
     }
     return { providers, originLinked: linked }
   }, pushes))

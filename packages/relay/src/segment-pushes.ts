@@ -9,12 +9,12 @@
  * from this relay's tree, and the fetch falls back to asking peers.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { verifyRawBlock } from '@hivecast/shared'
-import { PUSH_TIMEOUT_MS, pushBlock, pushChildren, pushOrder, servePushes } from '@hivecast/shared/node'
+import { PUSH_TIMEOUT_MS, RELAY_PUSH_FANOUT, livePushChildren, pushOrder } from '@hivecast/shared/node'
+import { pushNetwork } from './push-network.ts'
+import type { PushNetwork } from './push-network.ts'
 import type { Logger } from '@hivecast/shared'
 import type { P2PNode, PushOffer, PushReceiver } from '@hivecast/shared/node'
-import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { UploadThrottle } from './upload-throttle.ts'
 
@@ -35,6 +35,8 @@ export interface PushCounts {
   /** Offers this relay made to its children, and how many of them took the block. */
   offered: number
   sent: number
+  /** Offers to a child that could not be reached: its children were offered the block instead. */
+  unreachable: number
 }
 
 /** A fetch waiting for an offered block. */
@@ -65,7 +67,7 @@ export interface PushWait {
 }
 
 export class SegmentPushes {
-  readonly #node: P2PNode
+  readonly #net: PushNetwork
   readonly #log: Logger
   /** Children offered a block per verified block: 0 takes part in the tree only as a leaf. */
   readonly #fanout: number
@@ -75,18 +77,18 @@ export class SegmentPushes {
   readonly #early = new Map<string, Array<() => void>>()
   readonly #banned = new Map<string, number>()
   #forwarding = 0
-  readonly counts: PushCounts = { received: 0, declined: 0, rejected: 0, offered: 0, sent: 0 }
+  readonly counts: PushCounts = { received: 0, declined: 0, rejected: 0, offered: 0, sent: 0, unreachable: 0 }
 
   /** `throttle`: the relay's upload budget (--max-upload), shared with HTTP responses. */
-  constructor (node: P2PNode, options: { fanout: number, throttle?: UploadThrottle, log: Logger }) {
-    this.#node = node
+  constructor (network: P2PNode | PushNetwork, options: { fanout: number, throttle?: UploadThrottle, log: Logger }) {
+    this.#net = pushNetwork(network)
     this.#fanout = options.fanout
     this.#throttle = options.throttle
     this.#log = options.log
   }
 
   async start (): Promise<void> {
-    await servePushes(this.#node, async (offer, from) => await this.#decide(offer, from))
+    await this.#net.transport.serve(async (offer, from) => await this.#decide(offer, from))
   }
 
   /** A fetch of `cid` starts: offers for it are taken until `release`. */
@@ -122,39 +124,52 @@ export class SegmentPushes {
 
   /**
    * Offers a verified block to this relay's children for `cid` among `linked` (the relays linked to
-   * the origin, this one included). Fire and forget: a child that declines or fails fetches it itself.
+   * the origin, this one included), skipping relays it holds no connection to: their children are
+   * offered the block instead (`livePushChildren`). A child that cannot be reached is treated the same
+   * way, so a relay that died after this one last looked costs its subtree one failed offer, not a
+   * fallback. Fire and forget: a child that declines fetches the block itself.
    */
   forward (cid: CID, bytes: Uint8Array, self: string, linked: readonly string[]): void {
     if (this.#fanout === 0 || !linked.includes(self)) return
     const order = pushOrder(cid.toString(), linked)
-    const children = pushChildren(order, order.indexOf(self)).slice(0, this.#fanout)
+    const live = (relay: string): boolean => relay === self || this.#net.connected(relay)
+    // A fan-out below the tree's leaves the later children to fetch; adopted grandchildren of a dead
+    // child come on top of the tree's fan-out (the upload throttle still bounds the bytes).
+    const children = livePushChildren(order, order.indexOf(self), live)
+    this.#offerAll(this.#fanout < RELAY_PUSH_FANOUT ? children.slice(0, this.#fanout) : children, cid, bytes, order, live)
+  }
+
+  #offerAll (children: readonly string[], cid: CID, bytes: Uint8Array, order: readonly string[], live: (relay: string) => boolean): void {
     for (const child of children) {
       if (this.#forwarding >= MAX_FORWARDS_IN_FLIGHT) return
       this.#forwarding++
       this.counts.offered++
       this.#offer(child, cid, bytes)
         .then(taken => { if (taken) this.counts.sent++ })
-        .catch((err: Error) => { this.#log.debug(`offering ${cid.toString()} to ${child} failed: ${err.message}`) })
+        .catch((err: Error) => {
+          this.#log.debug(`offering ${cid.toString()} to ${child} failed (offering it to its children): ${err.message}`)
+          this.counts.unreachable++
+          this.#offerAll(livePushChildren(order, order.indexOf(child), relay => relay !== child && live(relay)), cid, bytes, order, live)
+        })
         .finally(() => { this.#forwarding-- })
     }
   }
 
   async #offer (child: string, cid: CID, bytes: Uint8Array): Promise<boolean> {
     const throttle = this.#throttle
-    return await pushBlock(this.#node, peerIdFromString(child), cid, bytes, {
+    return await this.#net.transport.push(child, cid, bytes, {
       signal: AbortSignal.timeout(PUSH_TIMEOUT_MS),
       ...throttle === undefined ? {} : { beforeSend: async () => { await throttle.take(bytes.length) } }
     })
   }
 
-  async #decide (offer: PushOffer, from: PeerId): Promise<PushReceiver | undefined> {
+  async #decide (offer: PushOffer, sender: string): Promise<PushReceiver | undefined> {
     const key = offer.cid.toString()
-    const sender = from.toString()
     const bannedUntil = this.#banned.get(sender)
     if (bannedUntil !== undefined && bannedUntil > Date.now()) return this.#decline()
     if (bannedUntil !== undefined) this.#banned.delete(sender)
     let waiting = this.#waiting.get(key)
-    if (waiting === undefined && !(await this.#node.blockstore.has(offer.cid))) {
+    if (waiting === undefined && !(await this.#net.blocks.has(offer.cid))) {
       await this.#waitForFetch(key)
       waiting = this.#waiting.get(key)
     }
@@ -176,7 +191,7 @@ export class SegmentPushes {
           this.#log.warn(`peer ${sender} pushed bytes that are not block ${key}; refusing its pushes for ${BAN_MS / 60_000} min`)
           throw new Error('pushed block does not match its CID')
         }
-        await this.#node.blockstore.put(offer.cid, bytes)
+        await this.#net.blocks.put(offer.cid, bytes)
         this.counts.received++
         settle(bytes)
         entry.onBlock(bytes)

@@ -15,6 +15,7 @@
  * one length-prefixed message and closes. The receiver checks the block against its CID before it
  * stores or forwards a byte.
  */
+import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { MAX_RAW_BLOCK, tryParseCid } from './cid.ts'
 import type { P2PNode } from './p2p-node.ts'
@@ -47,7 +48,11 @@ function hash (text: string): number {
 
 /** The relays linked to the origin in their order for `cid`: position 0 takes it from the origin first. */
 export function pushOrder (cid: string, relays: readonly string[]): string[] {
-  return [...new Set(relays)].sort((a, b) => hash(cid + a) - hash(cid + b) || a.localeCompare(b))
+  // Each relay's hash once, not per comparison: with 200 relays the sort dominated a relay's CPU.
+  return [...new Set(relays)]
+    .map(relay => ({ relay, key: hash(cid + relay) }))
+    .sort((a, b) => a.key - b.key || a.relay.localeCompare(b.relay))
+    .map(({ relay }) => relay)
 }
 
 /** The positions of `order` that the node at `position` offers a block to (position -1: the origin). */
@@ -67,6 +72,69 @@ export function pushDepth (position: number): number {
   let depth = 1
   for (let p = position; p >= ORIGIN_PUSH_FANOUT; depth++) p = Math.floor((p - ORIGIN_PUSH_FANOUT) / RELAY_PUSH_FANOUT)
   return depth
+}
+
+/** Which relays a node believes up (connected, subscribed): a dead relay stays in the order, skipped. */
+export type Liveness = (relay: string) => boolean
+
+/** The relays a dead node's place passes to: its live children, a dead child's own children in its place. */
+function adopted (order: readonly string[], position: number, live: Liveness): string[] {
+  const children: string[] = []
+  for (const child of pushChildren(order, position)) {
+    if (live(child)) children.push(child)
+    else children.push(...adopted(order, order.indexOf(child), live))
+  }
+  return children
+}
+
+/**
+ * The relays the node at `position` offers a block to when some relays of `order` are down: a dead
+ * relay's place goes to its own children (and so on down), so its subtree is fed by its nearest live
+ * ancestor. The origin's share stays ORIGIN_PUSH_FANOUT: when a first-hop relay is dead, the first of
+ * the relays that take its place feeds the others. The order itself does not change, so only the
+ * dead relay's parent and children act differently and nodes whose views differ elsewhere agree.
+ */
+export function livePushChildren (order: readonly string[], position: number, live: Liveness): string[] {
+  const firstHop = adopted(order, -1, live)
+  if (position < 0) return firstHop.slice(0, ORIGIN_PUSH_FANOUT)
+  const children = adopted(order, position, live)
+  return order[position] === firstHop[0] ? [...children, ...firstHop.slice(ORIGIN_PUSH_FANOUT)] : children
+}
+
+/** The live relay that offers the block to `position` (see `livePushChildren`); undefined: the origin. */
+export function livePushParent (order: readonly string[], position: number, live: Liveness): string | undefined {
+  const firstHop = adopted(order, -1, live)
+  const hop = firstHop.indexOf(order[position] ?? '')
+  if (hop >= 0) return hop < ORIGIN_PUSH_FANOUT ? undefined : firstHop[0]
+  for (let parent = pushParent(order, position); parent !== undefined; parent = pushParent(order, order.indexOf(parent))) {
+    if (live(parent)) return parent
+  }
+  return undefined
+}
+
+/** Offers a block passes before it reaches `position` when dead relays are skipped. */
+export function livePushDepth (order: readonly string[], position: number, live: Liveness): number {
+  let depth = 1
+  for (let parent = livePushParent(order, position, live); parent !== undefined; parent = livePushParent(order, order.indexOf(parent), live)) depth++
+  return depth
+}
+
+/**
+ * How a node offers blocks and answers offers: libp2p streams (`libp2pPushTransport`), or a modelled
+ * network in the many-relay simulation (bench/src/push-simulation).
+ */
+export interface PushTransport {
+  /** As `pushBlock`: true when the peer took the block, false when it declined; throws when unreachable. */
+  push: (peer: string, cid: CID, bytes: Uint8Array, options: { signal: AbortSignal, beforeSend?: () => Promise<void> }) => Promise<boolean>
+  /** Answers offers with `decide`, as `servePushes`. */
+  serve: (decide: PushDecision) => Promise<void>
+}
+
+export function libp2pPushTransport (node: P2PNode): PushTransport {
+  return {
+    push: async (peer, cid, bytes, options) => await pushBlock(node, peerIdFromString(peer), cid, bytes, options),
+    serve: async decide => { await servePushes(node, decide) }
+  }
 }
 
 /**
@@ -104,7 +172,7 @@ export interface PushReceiver {
 }
 
 /** What a receiver does with an offer: `undefined` declines it. */
-export type PushDecision = (offer: PushOffer, from: PeerId) => Promise<PushReceiver | undefined>
+export type PushDecision = (offer: PushOffer, from: string) => Promise<PushReceiver | undefined>
 
 /** Answers offers with `decide`. A malformed offer, or a block over MAX_RAW_BLOCK, ends the stream. */
 export async function servePushes (node: P2PNode, decide: PushDecision): Promise<void> {
@@ -114,7 +182,7 @@ export async function servePushes (node: P2PNode, decide: PushDecision): Promise
     try {
       const offer = parseOffer((await lp.read({ signal })).subarray())
       if (offer === undefined) throw new Error('malformed push offer')
-      const receiver = await decide(offer, connection.remotePeer)
+      const receiver = await decide(offer, connection.remotePeer.toString())
       await lp.write(Uint8Array.of(receiver === undefined ? NO : WANT), { signal })
       if (receiver === undefined) {
         await stream.close({ signal })

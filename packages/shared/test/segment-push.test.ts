@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ORIGIN_PUSH_FANOUT, RELAY_PUSH_FANOUT, pushChildren, pushDepth, pushOrder } from '@hivecast/shared/node'
+import { ORIGIN_PUSH_FANOUT, RELAY_PUSH_FANOUT, livePushChildren, livePushDepth, livePushParent, pushChildren, pushDepth, pushOrder, pushParent } from '@hivecast/shared/node'
 
 const relays = Array.from({ length: 50 }, (_, i) => `12D3KooWrelay${i}`)
 
@@ -29,4 +29,33 @@ test('the order is the same on every node and changes from CID to CID', () => {
   const firsts = new Set(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map(c => pushOrder(`bafkrei${c}`, relays)[0]))
   assert.ok(firsts.size >= 5, `the origin's first hop changes with the CID: ${firsts.size} different of 8`)
   assert.deepEqual(pushOrder('bafkreia', ['b', 'a', 'b']), pushOrder('bafkreia', ['a', 'b']), 'duplicates count once')
+})
+
+test('a dead relay keeps its place and is skipped: its children are fed by the nearest live ancestor, nothing else changes', () => {
+  const order = pushOrder('bafkreid', relays)
+  const dead = new Set([order[0]!, order[4]!, order[9]!])
+  const live = (relay: string): boolean => !dead.has(relay)
+  const parents = new Map<string, string>()
+  for (let position = -1; position < order.length; position++) {
+    if (position >= 0 && !live(order[position]!)) continue
+    for (const child of livePushChildren(order, position, live)) {
+      assert.ok(live(child), `${child} is dead and offered a block`)
+      assert.equal(parents.has(child), false, `${child} is offered the block twice`)
+      parents.set(child, position < 0 ? 'origin' : order[position]!)
+    }
+  }
+  assert.equal(parents.size, relays.length - dead.size, 'every live relay is offered the block once')
+  for (const [child, parent] of parents) assert.equal(livePushParent(order, order.indexOf(child), live) ?? 'origin', parent, `${child}'s parent agrees`)
+  // The origin still sends one copy: the first of the dead first hop's children feeds the other one.
+  assert.deepEqual(livePushChildren(order, -1, live), [order[1]])
+  assert.ok(livePushChildren(order, 1, live).includes(order[2]!))
+  assert.equal(livePushParent(order, 2, live), order[1])
+  // A relay away from the dead ones keeps its children.
+  assert.deepEqual(livePushChildren(order, 2, live), pushChildren(order, 2))
+  // Position 9's parent is 4, dead, whose parent is 1: 9's children are 1's, one level up.
+  assert.equal(pushParent(order, 9), order[4])
+  assert.equal(livePushParent(order, order.indexOf(pushChildren(order, 9)[0]!), live), order[1])
+  assert.equal(livePushDepth(order, order.indexOf(pushChildren(order, 9)[0]!), live), pushDepth(order.indexOf(pushChildren(order, 9)[0]!)) - 3, 'three dead ancestors: 0, 4 and 9')
+  // Nobody dead: the same tree as without liveness.
+  for (let p = -1; p < order.length; p++) assert.deepEqual(livePushChildren(order, p, () => true), pushChildren(order, p))
 })
