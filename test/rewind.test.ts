@@ -18,16 +18,17 @@ const devnet = await devnetForTest('rewind', { relays: 1, renditions: '360p', si
 const browser = await launchChromium()
 after(async () => { await browser.close() })
 
-/** Seconds of the stream the relay holds: newest minus oldest program time it lists or keeps. */
-async function heldSeconds (): Promise<number> {
+/** Seconds of the stream the relay holds (newest minus oldest program time it keeps), and bytes per entry of a page. */
+async function held (): Promise<{ seconds: number, bytesPerEntry: number }> {
   const res = await fetch(relayUrl(devnet.relays[0]!.url, relayRoutes.windowHistory(devnet.room, '360p', 1e14, 500)))
-  if (!res.ok) return 0
-  const entries = ((await res.json()) as WindowHistoryJson).renditions['360p'] ?? []
+  if (!res.ok) return { seconds: 0, bytesPerEntry: 0 }
+  const text = await res.text()
+  const entries = (JSON.parse(text) as WindowHistoryJson).renditions['360p'] ?? []
   const pdts = entries.map(e => (JSON.parse(e.envelope.payload) as { pdt: number }).pdt)
-  return pdts.length < 2 ? 0 : (Math.max(...pdts) - Math.min(...pdts)) / 1000
+  return { seconds: pdts.length < 2 ? 0 : (Math.max(...pdts) - Math.min(...pdts)) / 1000, bytesPerEntry: Math.round(text.length / Math.max(1, entries.length)) }
 }
 
-test('rewinding 60 s plays verified history; one click on the live button returns to the live edge', async () => {
+test('rewinding 60 s plays verified history; one click on the live button returns to the live edge', async t => {
   const page = await browser.newPage()
   const problems: string[] = []
   page.on('pageerror', err => { problems.push(err.message) })
@@ -52,7 +53,8 @@ test('rewinding 60 s plays verified history; one click on the live button return
 
   await eventually('live playback', async () => (await stats()).state === 'live' && await currentTime() > 0.5 ? true : undefined, 40_000)
   // The relay must hold more than 60 s before the live edge: its window lists only the newest 30.
-  await eventually('75 s of stream on the relay', async () => await heldSeconds() >= 75 ? true : undefined, 100_000)
+  const stream = await eventually('75 s of stream on the relay', async () => { const now = await held(); return now.seconds >= 75 ? now : undefined }, 100_000)
+  t.diagnostic(`a history page carries ${stream.bytesPerEntry} bytes per segment`)
   await keepsPlaying('live')
   const live = (await behind())!
   assert.ok(live < 15, `live at first: ${live.toFixed(1)} s behind`)
@@ -61,32 +63,38 @@ test('rewinding 60 s plays verified history; one click on the live button return
   // −30 s: past the live window (30 s listed, played from 3 s before its end), so the older signed
   // announcements are fetched and hls.js starts again inside the longer playlist.
   const back30 = page.getByRole('button', { name: 'Back 30 seconds' })
+  let clicked = Date.now()
   await back30.click()
   const once = await eventually('the picture 30 s further back', async () => {
     const now = await behind()
     return (await stats()).state === 'live' && now !== undefined && now - live > 24 ? now : undefined
   }, 30_000)
+  t.diagnostic(`-30 s past the window: playing ${(once - live).toFixed(1)} s further back ${Date.now() - clicked} ms after the click, ${historyRequests.length} history request(s)`)
   assert.ok(historyRequests.length > 0, 'the player asked the relay for window history')
   await keepsPlaying('rewound 30 s')
 
   // −30 s again: within what the player now lists (it fetched a margin), a seek.
   const requests = historyRequests.length
+  clicked = Date.now()
   await back30.click()
   const rewound = await eventually('the picture 60 s back', async () => {
     const now = await behind()
     return now !== undefined && now - once > 24 ? now : undefined
   }, 20_000)
+  t.diagnostic(`-30 s within the listed stretch: ${(rewound - live).toFixed(1)} s back in all, ${Date.now() - clicked} ms after the click`)
   assert.ok(rewound - live > 52 && rewound - live < 72, `rewound by ${(rewound - live).toFixed(1)} s, wanted about 60`)
   assert.equal(historyRequests.length, requests, 'no history fetched for a rewind within the listed stretch')
   await keepsPlaying('rewound 60 s')
   await page.screenshot({ path: `${RESULTS_DIR}rewind.png` })
 
   // One click on the live button.
+  clicked = Date.now()
   await page.getByRole('button', { name: /^Go to live/ }).click()
   const back = await eventually('the live edge again', async () => {
     const now = await behind()
     return now !== undefined && now < live + 5 ? now : undefined
   }, 10_000)
+  t.diagnostic(`live again: ${back.toFixed(1)} s behind (${live.toFixed(1)} at first) ${Date.now() - clicked} ms after the click`)
   assert.ok(back < 15, `${back.toFixed(1)} s behind after going live`)
   await keepsPlaying('live again')
   const final = await stats()
