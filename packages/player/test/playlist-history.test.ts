@@ -36,6 +36,8 @@ let sign: (seq: number) => Promise<SignedEnvelope>
 /** The newest seq the stand-in lists; its window is the WINDOW_LENGTH up to it. */
 let newest = 39
 let answersHistory = true
+/** A seq whose envelope the stand-in's history pages forge (payload changed after signing). */
+let forgedSeq: number | undefined
 const requests: string[] = []
 let relayUrl: string
 let close: () => Promise<void>
@@ -59,7 +61,11 @@ before(async () => {
     if (beforeSeq !== null && answersHistory) {
       const limit = Number(url.searchParams.get('limit'))
       const below = Number(beforeSeq)
-      res.end(JSON.stringify({ room: 'janson', renditions: { '360p': entries(below - limit, below - 1) }, more: below - limit > 0 }))
+      const page = entries(below - limit, below - 1).map(entry => {
+        const seq = (JSON.parse(entry.envelope.payload) as { seq: number }).seq
+        return seq === forgedSeq ? { ...entry, envelope: { ...entry.envelope, payload: entry.envelope.payload.replace('"duration":1', '"duration":9') } } : entry
+      })
+      res.end(JSON.stringify({ room: 'janson', renditions: { '360p': page }, more: below - limit > 0 }))
       return
     }
     res.end(JSON.stringify({ room: 'janson', renditions: { '360p': entries(newest - WINDOW_LENGTH + 1, newest) } }))
@@ -82,8 +88,8 @@ async function media (source: LivePlaylists): Promise<number[]> {
   return String(result.data).split('\n').filter(line => line.startsWith('https://')).map(line => Number(line.slice(line.lastIndexOf('/') + 1, -'.ts'.length)))
 }
 
-function live (): LivePlaylists {
-  return new LivePlaylists(new RelayPool({ relays: [relayUrl] }), new AnnouncementBook('janson', [roomKey]), { entriesRejected: 0 })
+function live (book = new AnnouncementBook('janson', [roomKey])): LivePlaylists {
+  return new LivePlaylists(new RelayPool({ relays: [relayUrl] }), book, { entriesRejected: 0 })
 }
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i)
@@ -116,4 +122,19 @@ test('a relay that answers a history request with its plain window adds nothing 
   assert.ok((await runLoader(new Playlist({} as HlsConfig), { url: LIVE_MASTER, responseType: 'text', type: 'manifest' } as unknown as PlaylistLoaderContext)).ok)
   assert.equal(await source.rewindTo(PDT_BASE + 25_000), PDT_BASE + 30_000, 'no further back than the window')
   assert.deepEqual(await media(source), range(30, 39))
+})
+
+test('a history entry not signed as it reads is refused, and the playlist reaches back only to the entry after it', async () => {
+  newest = 39
+  answersHistory = true
+  forgedSeq = 20
+  const book = new AnnouncementBook('janson', [roomKey])
+  const source = live(book)
+  const Playlist = createPlaylistLoader(source)
+  assert.ok((await runLoader(new Playlist({} as HlsConfig), { url: LIVE_MASTER, responseType: 'text', type: 'manifest' } as unknown as PlaylistLoaderContext)).ok)
+  assert.equal(await source.rewindTo(PDT_BASE + 10_000), PDT_BASE + 21_000)
+  assert.equal(book.refused, 1)
+  assert.equal(book.entry('360p', 20), undefined)
+  assert.deepEqual(await media(source), range(21, 39), 'a playlist cannot skip the refused seq')
+  forgedSeq = undefined
 })
