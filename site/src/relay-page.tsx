@@ -74,7 +74,7 @@ function RelayGuide (props: { config: SiteConfig }): ComponentChildren {
       <h2>What it needs</h2>
       <ul class="needs">
         <li><strong>Uplink.</strong> Each viewer takes the stream's bitrate (about 3–5 Mbit/s for 720p); other relays fetching from you take about as much again per relay. 100 Mbit/s carries some 20–30 viewers per room.</li>
-        <li><strong>Disk.</strong> The live window only: bitrate × window. Five minutes of a 720p+480p+360p ladder is about 250 MB. <code>--disk-quota &lt;MB&gt;</code> caps it (the oldest live segments go first) and <code>--retention &lt;minutes&gt;</code> sets how long segments are kept.</li>
+        <li><strong>Disk.</strong> Bitrate × how long segments are kept. Viewers can rewind as far as <code>--rewind &lt;minutes&gt;</code> (default 120), so a relay keeps two hours: about 6 GB of a 720p+480p+360p ladder (five minutes are about 250 MB). <code>--disk-quota &lt;MB&gt;</code> caps it (the oldest live segments go first, shortening the rewind); <code>--rewind 0</code> keeps only <code>--retention &lt;minutes&gt;</code> (default 5).</li>
         <li><strong>Ports.</strong> The HTTP port (behind your TLS proxy) and the libp2p TCP port (<code>--listen</code>), both reachable from the internet.</li>
         <li><strong>HTTPS.</strong> A site served over https can only use https relays: run the relay on <code>127.0.0.1:8081</code> behind Caddy or nginx and set <code>--public-url</code> to the https address.</li>
         <li><strong>Limits.</strong> <code>--max-connections &lt;n&gt;</code> caps open HTTP connections; <code>--rate-limit &lt;n&gt;</code> answers 429 to an address making more than n requests a second (leave it off behind a proxy).</li>

@@ -9,6 +9,8 @@ import type { RenditionInfo } from '@hivecast/shared'
 
 /** Announcements kept per rendition; far more than any relay's live window. */
 const KEPT_PER_RENDITION = 600
+/** Kept per rendition at most after a rewind: two hours of 0.5 s segments and the live window. */
+const MAX_KEPT_PER_RENDITION = 15_000
 /** Envelopes remembered as checked (good or bad), so each is verified once. */
 const KEPT_SIGNATURES = 4000
 /** Entries of one window.json looked at; a relay's window is a few dozen per rendition. */
@@ -93,6 +95,8 @@ export class AnnouncementBook {
   /** Per rendition, timeline breaks among entries no longer kept: the discontinuity sequence stays put. */
   readonly #droppedBreaks = new Map<string, number>()
   readonly #checked = new Map<string, OpenedEntry | false>()
+  /** Per rendition, the oldest seq a rewind needs: entries from it up are not dropped. */
+  readonly #keptFrom = new Map<string, number>()
   readonly #now: () => number
   /** Windows refused as not live since the player started. */
   stale = 0
@@ -105,11 +109,43 @@ export class AnnouncementBook {
 
   /** Takes an untrusted window.json body; verifies every envelope not seen before. Never throws. */
   async addWindow (value: unknown): Promise<WindowIntake> {
+    const { intake, checked } = await this.#verify(value)
+    // Judged on the whole window, not per entry: a live window also holds a minute-old segment.
+    const newest = Math.max(...checked.map(({ entry }) => entry.pdt))
+    if (checked.length > 0 && newest < this.#now() - LIVE_WINDOW_MAX_AGE_MS) {
+      intake.stale = true
+      this.stale++
+    } else {
+      this.#file(intake, checked)
+    }
+    return intake
+  }
+
+  /**
+   * Takes an untrusted page of window history (a rewind): verified like a window, but old by nature,
+   * so never judged stale. Call `keepFrom` first, or the oldest entries are dropped again at once.
+   */
+  async addHistory (value: unknown): Promise<WindowIntake> {
+    const { intake, checked } = await this.#verify(value)
+    this.#file(intake, checked)
+    return intake
+  }
+
+  /**
+   * Keeps every entry of `rendition` from `seq` up (up to MAX_KEPT_PER_RENDITION): the viewer rewound
+   * there, and the player's playlist lists them all.
+   */
+  keepFrom (rendition: string, seq: number): void {
+    this.#keptFrom.set(rendition, Math.min(seq, this.#keptFrom.get(rendition) ?? Infinity))
+  }
+
+  /** Verifies the envelopes of a window-shaped body not seen before. */
+  async #verify (value: unknown): Promise<{ intake: WindowIntake, checked: Array<OpenedEntry & { stored: boolean }> }> {
     const intake: WindowIntake = { accepted: 0, refused: 0, stale: false, listed: new Map() }
-    if (typeof value !== 'object' || value === null) return intake
-    const renditions = (value as { renditions?: unknown }).renditions
-    if (typeof renditions !== 'object' || renditions === null) return intake
     const checked: Array<OpenedEntry & { stored: boolean }> = []
+    if (typeof value !== 'object' || value === null) return { intake, checked }
+    const renditions = (value as { renditions?: unknown }).renditions
+    if (typeof renditions !== 'object' || renditions === null) return { intake, checked }
     const items: unknown[] = []
     // Bounded before any work: a hostile window may list far more.
     for (const list of Object.values(renditions)) if (Array.isArray(list)) items.push(...list.slice(0, MAX_WINDOW_ENTRIES - items.length))
@@ -130,22 +166,19 @@ export class AnnouncementBook {
       else checked.push({ ...opened, stored })
       if (id !== undefined) this.#remember(id, opened ?? false)
     }
-    // Judged on the whole window, not per entry: a live window also holds a minute-old segment.
-    const newest = Math.max(...checked.map(({ entry }) => entry.pdt))
-    if (checked.length > 0 && newest < this.#now() - LIVE_WINDOW_MAX_AGE_MS) {
-      intake.stale = true
-      this.stale++
-    } else {
-      for (const { rendition, seq, entry, stored } of checked) {
-        if (this.#keep(rendition, seq, entry)) intake.accepted++
-        const listed = intake.listed.get(rendition.name) ?? []
-        listed.push({ seq, stored })
-        intake.listed.set(rendition.name, listed)
-      }
+    this.refused += intake.refused
+    return { intake, checked }
+  }
+
+  /** Files verified entries and lists them in the intake. */
+  #file (intake: WindowIntake, checked: Array<OpenedEntry & { stored: boolean }>): void {
+    for (const { rendition, seq, entry, stored } of checked) {
+      if (this.#keep(rendition, seq, entry)) intake.accepted++
+      const listed = intake.listed.get(rendition.name) ?? []
+      listed.push({ seq, stored })
+      intake.listed.set(rendition.name, listed)
     }
     this.verified += intake.accepted
-    this.refused += intake.refused
-    return intake
   }
 
   /**
@@ -227,13 +260,15 @@ export class AnnouncementBook {
     if (known !== undefined && !supersedes(entry, known)) return false
     list.set(seq, entry)
     if (seq >= (this.#info.get(rendition)?.seq ?? -1)) this.#info.set(rendition, { seq, info })
-    if (list.size > KEPT_PER_RENDITION) this.#drop(rendition, list)
+    if (list.size > KEPT_PER_RENDITION) {
+      const oldest = Math.min(...list.keys())
+      if (oldest < (this.#keptFrom.get(rendition) ?? Infinity) || list.size > MAX_KEPT_PER_RENDITION) this.#drop(rendition, list, oldest)
+    }
     return true
   }
 
   /** Forgets the oldest entry, keeping the count of breaks it and its successor stood for. */
-  #drop (rendition: string, list: Map<number, SignedEntry>): void {
-    const oldest = Math.min(...list.keys())
+  #drop (rendition: string, list: Map<number, SignedEntry>, oldest: number): void {
     const entry = list.get(oldest)!
     const next = list.get(oldest + 1)
     // The oldest kept entry counts a break only when signed; its successor loses the predecessor it was compared with.

@@ -6,10 +6,12 @@
  * section, a discontinuity where the origin signed one or where the signer or session changes, an end
  * only where the origin signed one. A relay's window decides only which signed segments are listed
  * (what it holds); a relay whose window carries envelopes not signed by the room key is demoted and
- * the next one asked.
+ * the next one asked. Once the viewer rewinds past the window, the media playlists reach back into the
+ * signed history (playlist-history.ts) as well.
  */
 import { relayRoutes, relayUrl, renderMasterPlaylist, renderMediaPlaylist } from '@hivecast/shared'
 import type { MediaPlaylist, PlaylistEntry } from '@hivecast/shared'
+import { PlaylistHistory } from './playlist-history.ts'
 import type { MasterRendition } from './audio-tracks.ts'
 import { LIVE_WINDOW_MAX_AGE_MS } from './announcement-book.ts'
 import type { AnnouncementBook, ListedSeq } from './announcement-book.ts'
@@ -30,6 +32,10 @@ export class LivePlaylists implements PlaylistSource {
   readonly #book: AnnouncementBook
   readonly #counters: PlaylistTrustCounters
   readonly #shapeMaster: (renditions: MasterRendition[]) => MasterRendition[]
+  readonly #history: PlaylistHistory
+  /** The renditions the master offers, and what the last window listed: where a rewind starts from. */
+  #inPlay: string[] = []
+  #lastListed = new Map<string, ListedSeq[]>()
 
   /** `shapeMaster` picks what the master lists of the signed renditions (audio-tracks.ts: the viewer's sound). */
   constructor (pool: RelayPool, book: AnnouncementBook, counters: PlaylistTrustCounters, shapeMaster: (renditions: MasterRendition[]) => MasterRendition[] = r => r) {
@@ -37,6 +43,17 @@ export class LivePlaylists implements PlaylistSource {
     this.#book = book
     this.#counters = counters
     this.#shapeMaster = shapeMaster
+    this.#history = new PlaylistHistory(book, pool)
+  }
+
+  /**
+   * Makes the playlists reach back to program time `pdt` (ms) for every rendition the master offers,
+   * with history fetched from the relays; resolves with where they now begin (no further back than the
+   * window when no relay holds older segments), or undefined before anything is listed. hls.js must load the playlists afresh: its timeline starts at the
+   * first segment it saw, so a playlist that grew backwards under it would reach before zero.
+   */
+  async rewindTo (pdt: number): Promise<number | undefined> {
+    return await this.#history.reach(new Map(this.#inPlay.map(name => [name, this.#lastListed.get(name) ?? []])), pdt)
   }
 
   async playlist (url: string, relays: RelayFetch): Promise<LoadOutcome> {
@@ -68,6 +85,8 @@ export class LivePlaylists implements PlaylistSource {
         failures.push(`${windowUrl} is not live: its newest signed segment is over ${LIVE_WINDOW_MAX_AGE_MS / 1000} s old`)
         continue
       }
+      this.#lastListed = intake.listed
+      this.#history.note(intake.listed)
       const text = name.kind === 'master' ? this.#master(intake.listed) : this.#media(name.rendition, intake.listed.get(name.rendition) ?? [])
       if (intake.refused > 0) {
         // Envelopes the room key did not sign: broken or hostile. Its signed entries still count, but
@@ -118,6 +137,7 @@ export class LivePlaylists implements PlaylistSource {
       if (info !== undefined && seqs.length > 0) renditions.push({ info, uri: mediaName('live', rendition) })
     }
     const shaped = this.#shapeMaster(renditions)
+    this.#inPlay = shaped.map(({ info }) => info.name)
     return shaped.length === 0 ? undefined : renderMasterPlaylist(shaped)
   }
 
@@ -130,13 +150,14 @@ export class LivePlaylists implements PlaylistSource {
 
   /**
    * The newest run of consecutive sequence numbers the window listed (a playlist's sequence numbers
-   * are implied by position, so it cannot skip one), each with the announcement the book holds for it.
+   * are implied by position, so it cannot skip one), continued into the history once the viewer
+   * rewound, each with the announcement the book holds for it.
    */
   #mediaPlaylist (rendition: string, listed: ListedSeq[]): MediaPlaylist {
     const stored = new Map(listed.map(({ seq, stored }) => [seq, stored]))
     const newest = Math.max(...stored.keys())
     const entries: PlaylistEntry[] = []
-    for (let seq = newest; stored.has(seq); seq--) {
+    for (let seq = newest; stored.has(seq) || this.#history.lists(rendition, seq); seq--) {
       const entry = this.#book.entry(rendition, seq)
       if (entry === undefined) break
       entries.unshift({
@@ -145,7 +166,7 @@ export class LivePlaylists implements PlaylistSource {
         duration: entry.duration,
         pdt: entry.pdt,
         discontinuity: this.#book.breaksAt(rendition, seq),
-        gap: stored.get(seq) !== true,
+        gap: (stored.get(seq) ?? this.#history.stored(rendition, seq)) !== true,
         ...entry.init === undefined ? {} : { map: entry.init }
       })
     }

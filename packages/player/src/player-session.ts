@@ -12,6 +12,7 @@ import type { AudioChoice } from './audio-tracks.ts'
 import { hasWebCryptoDigest, isDirectoryCid, isRoomSlug, relayRoutes, relayUrl } from '@hivecast/shared'
 import { AnnouncementBook } from './announcement-book.ts'
 import { LIVE_MASTER, LivePlaylists } from './live-playlists.ts'
+import { LiveRewind } from './live-rewind.ts'
 import { createPlaylistLoader } from './playlist-loader.ts'
 import type { PlaylistSource, PlaylistTrustCounters } from './playlist-loader.ts'
 import { RECORDING_MASTER, RecordingPlaylists } from './recording-playlists.ts'
@@ -116,6 +117,8 @@ export class PlayerSession {
   #swarm: PeerSource | undefined
   /** The viewer's sound: language and audio only. */
   readonly audio = new AudioTracks()
+  /** Going back in the live stream and to its live edge again; undefined for a recording. */
+  readonly rewind: LiveRewind | undefined
 
   constructor (video: HTMLVideoElement, root: HTMLElement, options: PlayerOptions, onView: (view: PlayerView) => void) {
     this.#video = video
@@ -129,8 +132,11 @@ export class PlayerSession {
     const { recording } = options
     if (recording === undefined) {
       this.#book = new AnnouncementBook(options.room, keys)
-      this.#source = new LivePlaylists(this.#pool, this.#book, this.#trust, this.audio.shapeMaster)
+      const live = new LivePlaylists(this.#pool, this.#book, this.#trust, this.audio.shapeMaster)
+      this.#source = live
+      this.rewind = new LiveRewind(live, video, () => this.#hls, { restartAt: position => { this.retry(position) }, play: () => { this.play() } })
     } else {
+      this.rewind = undefined
       this.#book = undefined
       this.#source = new RecordingPlaylists(this.#pool, recording.cid, recording, this.#trust)
     }
@@ -184,19 +190,6 @@ export class PlayerSession {
   thumbnailUrl (at: number): string | undefined {
     const relay = this.#pool.order()[0]
     return relay === undefined ? undefined : relayUrl(relay, relayRoutes.thumbnail(this.#options.room, at))
-  }
-
-  /** True when the playhead is more than a few segments behind the live edge. */
-  get behindLive (): boolean {
-    const sync = this.#hls?.liveSyncPosition
-    return typeof sync === 'number' && this.#video.currentTime < sync - Math.max(3, 2 * this.#targetDuration)
-  }
-
-  /** Jumps to the live edge (where hls.js would start a live stream now). */
-  goLive (): void {
-    const sync = this.#hls?.liveSyncPosition
-    if (typeof sync === 'number') this.#video.currentTime = sync
-    if (this.#video.paused) this.play()
   }
 
   #playback (): PlaybackStats {
@@ -269,14 +262,14 @@ export class PlayerSession {
     })
   }
 
-  /** Drops the current attempt and loads the room again from the best relay. */
-  retry (): void {
+  /** Drops the current attempt and loads the room again from the best relay (at `startPosition` s, else live). */
+  retry (startPosition = -1): void {
     if (this.#destroyed) return
     this.#stopHls()
     this.#played = false
     this.#mediaRecoveries = 0
     this.#setView('connecting', `Connecting to ${this.#options.room}…`)
-    this.#start()
+    this.#start(startPosition)
   }
 
   /** Starts playback after the browser refused to autoplay. */
@@ -294,7 +287,7 @@ export class PlayerSession {
     this.#video.load()
   }
 
-  #start (): void {
+  #start (startPosition = -1): void {
     const { room, recording } = this.#options
     if (recording !== undefined && !isDirectoryCid(recording.cid)) {
       this.#setView('error', `"${recording.cid.slice(0, 80)}" is not a recording's CID (a CIDv1 UnixFS directory). Check the link you followed.`)
@@ -321,7 +314,8 @@ export class PlayerSession {
       // The ESM build has no inline worker; 1 s TS segments transmux cheaply on the main thread.
       enableWorker: false,
       lowLatencyMode: false,
-      backBufferLength: 30
+      backBufferLength: 30,
+      startPosition
     })
     this.#hls = hls
     hls.on(Hls.Events.MANIFEST_PARSED, () => {

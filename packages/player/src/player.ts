@@ -14,6 +14,7 @@ import type { PlayerStats } from './segment-ledger.ts'
 import { formatLatency, StatsPanel } from './stats-panel.ts'
 import { AudioOnlyPicture, LanguageMenu } from './language-menu.ts'
 import type { AudioChoice, AudioOption } from './audio-tracks.ts'
+import { RewindControl } from './rewind-control.ts'
 import './player.css'
 
 export interface PlayerProps extends PlayerOptions {
@@ -70,7 +71,7 @@ export function Player (props: PlayerProps): ComponentChildren {
       setStats(session.stats())
       setQualities(session.qualities())
       setQuality(session.quality)
-      setBehindLive(session.behindLive)
+      setBehindLive(session.rewind?.behindLive ?? false)
       const { audio } = session
       setSound({ options: audio.options(), language: audio.language, audioOnly: audio.audioOnly, offered: audio.audioOnlyOffered })
       // A new thumbnail every 10 s at most (the origin takes one every 10 s by default).
@@ -116,7 +117,7 @@ export function Player (props: PlayerProps): ComponentChildren {
     setSound({ options: session.audio.options(), language: session.audio.language, audioOnly: session.audio.audioOnly, offered: session.audio.audioOnlyOffered })
   }
   const goLive = (): void => {
-    sessionRef.current?.goLive()
+    sessionRef.current?.rewind?.goLive()
     setBehindLive(false)
   }
 
@@ -152,6 +153,7 @@ export function Player (props: PlayerProps): ComponentChildren {
         title: 'Latency: how far the picture on screen is behind the room',
         'aria-label': behindLive ? `Go to live; now ${formatLatency(stats.latencyMs)} behind live` : `At the live edge, ${formatLatency(stats.latencyMs)} behind live`
       }, behindLive ? 'Go live' : null, h('span', { class: 'hc-latency', 'aria-hidden': 'true' }, `${behindLive ? ' · ' : ''}${formatLatency(stats.latencyMs)}`, h('span', { class: 'hc-latency-word' }, ' behind'))),
+      playing && sessionRef.current?.rewind !== undefined && h(RewindControl, { rewind: sessionRef.current.rewind }),
       h('span', { class: 'hc-spacer' }),
       recording === undefined && h(LanguageMenu, { options: sound.options, language: sound.language, audioOnly: sound.audioOnly, audioOnlyOffered: sound.offered, onChoose: chooseSound }),
       qualities.length > 1 && h('label', { class: 'hc-quality' },

@@ -2,8 +2,8 @@
  * The HLS routes: a room's live playlists derived from its validated announcements, the signed window
  * behind them (`window.json`), and a pinned recording as VOD playlists.
  */
-import { cutToRange, isRoomSlug, masterRenditions, RAW_CODEC, RENDITION_NAME, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, tryParseCid, VIEWER_TOKEN_PARAM } from '@hivecast/shared'
-import type { MediaPlaylist, WindowJson } from '@hivecast/shared'
+import { cutToRange, isRoomSlug, masterRenditions, RAW_CODEC, RENDITION_NAME, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, tryParseCid, VIEWER_TOKEN_PARAM, WINDOW_HISTORY_DEFAULT_LIMIT, WINDOW_HISTORY_MAX_LIMIT } from '@hivecast/shared'
+import type { MediaPlaylist, WindowHistoryJson, WindowJson } from '@hivecast/shared'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { IMMUTABLE, PLAYLIST_TYPE } from './http-response.ts'
 import { parseTimeRange, rangeQuery, renderRecordingMaster } from './recording-playlist.ts'
@@ -70,6 +70,10 @@ export function serveWindow (ctx: RouteContext, req: IncomingMessage, res: Serve
   const follower = roomOf(ctx, req, res, slug)
   if (follower === undefined) return
   ctx.sawRoomViewer(req, slug, { token: query.get(VIEWER_TOKEN_PARAM) })
+  if (HISTORY_PARAMS.some(name => query.has(name))) {
+    serveHistory(ctx, req, res, follower, query)
+    return
+  }
   const body: WindowJson = { room: slug, renditions: {} }
   for (const name of follower.renditionNames()) {
     const entries = follower.window(name)?.playlist().entries ?? []
@@ -78,6 +82,37 @@ export function serveWindow (ctx: RouteContext, req: IncomingMessage, res: Serve
       return record === undefined ? [] : [{ envelope: record.envelope, storedAt: record.storedAt ?? null }]
     })
   }
+  ctx.http.json(req, res, body)
+}
+
+const HISTORY_PARAMS = ['rendition', 'before', 'limit'] as const
+
+/** `?rendition=<name>&before=<seq>[&limit=<n>]`, checked; a string says what is wrong. */
+function historyQuery (query: URLSearchParams): { rendition: string, before: number, limit: number } | string {
+  const rendition = query.get('rendition')
+  const before = query.get('before')
+  const limit = query.get('limit')
+  const usage = `ask for ?rendition=<name>&before=<seq>&limit=<1-${WINDOW_HISTORY_MAX_LIMIT}>`
+  if (rendition === null || !RENDITION_NAME.test(rendition)) return `window history needs a rendition name (letters, digits, dashes): ${usage}`
+  if (before === null || !/^\d{1,15}$/.test(before)) return `window history needs before=<seq>, a whole number (the oldest seq you hold): ${usage}`
+  if (limit !== null && (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > WINDOW_HISTORY_MAX_LIMIT)) return `limit must be a whole number from 1 to ${WINDOW_HISTORY_MAX_LIMIT}: ${usage}`
+  return { rendition, before: Number(before), limit: limit === null ? WINDOW_HISTORY_DEFAULT_LIMIT : Number(limit) }
+}
+
+/** A page of one rendition's signed history: what a rewinding viewer asks for, never every poll. */
+function serveHistory (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, follower: RoomFollower, query: URLSearchParams): void {
+  const asked = historyQuery(query)
+  if (typeof asked === 'string') {
+    ctx.http.text(req, res, 400, `${asked}\n`)
+    return
+  }
+  const page = follower.history(asked.rendition, asked.before, asked.limit)
+  if (page === undefined) {
+    ctx.http.text(req, res, 404, `room "${follower.room.slug}" has no rendition "${asked.rendition}"; see window.json\n`)
+    return
+  }
+  const entries = page.records.map(record => ({ envelope: record.envelope, storedAt: record.state === 'stored' ? record.storedAt ?? null : null }))
+  const body: WindowHistoryJson = { room: follower.room.slug, renditions: { [asked.rendition]: entries }, more: page.more }
   ctx.http.json(req, res, body)
 }
 

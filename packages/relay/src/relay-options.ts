@@ -57,6 +57,8 @@ export interface RelayOptions {
   playlistLength?: number
   /** How long a live segment is kept after its announcement (ms). Default 5 minutes. */
   retentionMs?: number
+  /** How far back viewers can rewind (ms): segments are kept this long when it exceeds retentionMs. Default 2 hours. */
+  rewindMs?: number
   /** Relays offered each segment this relay holds (the segment push), 0 to 2. Default 2. */
   pushFanout?: number
   /** A viewer token counts this long after it was last seen (ms). Default 30 s. */

@@ -110,6 +110,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     followers.set(slug, new RoomFollower(node, { slug, keys: [...new Set([...keys, ...room.keys ?? []])] }, {
       playlistLength: options.playlistLength ?? RELAY_DEFAULTS.playlistLength,
       retentionMs: options.retentionMs ?? RELAY_DEFAULTS.retentionMs,
+      rewindMs: options.rewindMs ?? RELAY_DEFAULTS.rewindMs,
       fetchTimeoutMs: options.fetchTimeoutMs ?? 10_000,
       fetchBlock: (cid, signal) => fetchBlock(cid, signal),
       onStored: () => { quota.enforce() },

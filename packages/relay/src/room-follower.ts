@@ -43,6 +43,8 @@ export interface RoomFollowerOptions {
   playlistLength: number
   /** Blocks are kept this long after their announcement, and deleted once out of the window too. */
   retentionMs: number
+  /** How far back viewers may rewind (ms): records and blocks are kept this long when it exceeds retentionMs. */
+  rewindMs?: number
   /** Budget for fetching one block, retry included. */
   fetchTimeoutMs: number
   /** Fetches one block (from the store, or over bitswap) and keeps it in the blockstore. */
@@ -111,7 +113,7 @@ export class RoomFollower {
     const pubsub = this.#node.libp2p.services.pubsub
     pubsub.topicValidators.set(this.topic, this.#validate)
     pubsub.subscribe(this.topic)
-    this.#sweepTimer = setInterval(() => { this.#sweep().catch(err => this.#log.error(`room ${this.room.slug}: sweep failed: ${(err as Error).message}`)) }, Math.min(SWEEP_INTERVAL_MS, this.#options.retentionMs))
+    this.#sweepTimer = setInterval(() => { this.#sweep().catch(err => this.#log.error(`room ${this.room.slug}: sweep failed: ${(err as Error).message}`)) }, Math.min(SWEEP_INTERVAL_MS, this.#keepMs()))
     this.#sweepTimer.unref()
   }
 
@@ -138,6 +140,17 @@ export class RoomFollower {
 
   record (rendition: string, seq: number): SegmentRecord | undefined {
     return this.#renditions.get(rendition)?.window.get(seq)
+  }
+
+  /**
+   * A page of `rendition`'s history for a viewer who rewinds: the newest `limit` settled records below
+   * `before`, oldest first, and whether older ones are kept still. Undefined for an unknown rendition.
+   */
+  history (rendition: string, before: number, limit: number): { records: SegmentRecord[], more: boolean } | undefined {
+    const window = this.#renditions.get(rendition)?.window
+    if (window === undefined) return undefined
+    const older = [...window.records()].filter(r => r.announcement.seq < before && r.state !== 'pending').sort((a, b) => b.announcement.seq - a.announcement.seq)
+    return { records: older.slice(0, limit).reverse(), more: older.length > limit }
   }
 
   /** True when this room announced `cid` and its verified block is in the blockstore. */
@@ -395,9 +408,14 @@ export class RoomFollower {
     if (stored) this.#options.onStored?.()
   }
 
-  /** Forgets segments past the retention horizon that have left the window, deleting their blocks. */
+  /** How long a segment is kept: the retention, or the rewind range when that is longer. */
+  #keepMs (): number {
+    return Math.max(this.#options.retentionMs, this.#options.rewindMs ?? 0)
+  }
+
+  /** Forgets segments past the horizon (retention or rewind) that have left the window, deleting their blocks. */
   async #sweep (): Promise<void> {
-    const horizon = Date.now() - this.#options.retentionMs
+    const horizon = Date.now() - this.#keepMs()
     for (const { window } of this.#renditions.values()) {
       for (const record of [...window.records()]) {
         const seq = record.announcement.seq

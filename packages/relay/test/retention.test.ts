@@ -10,7 +10,7 @@ let room: FollowedRoom | undefined
 after(async () => { await room?.stop() })
 
 test('blocks past the retention horizon that left the window are deleted and no longer served', async () => {
-  room = await followedRoom('retention', ROOM, { playlistLength: 2, retentionMs: 1_000 })
+  room = await followedRoom('retention', ROOM, { playlistLength: 2, retentionMs: 1_000, rewindMs: 0 })
   const { origin, relay } = room
   const segments = []
   for (let seq = 0; seq < 4; seq++) segments.push(await origin.publishSegment(seq))

@@ -46,6 +46,11 @@ export const relayRoutes = {
   directory: (): string => '/directory.json',
   /** WindowJson: the signed announcements of a room's recent segments; a player adds its viewer token. */
   window: (slug: string, viewer?: string): string => `/rooms/${room(slug)}/window.json${viewer === undefined ? '' : `?${VIEWER_TOKEN_PARAM}=${encodeURIComponent(viewer)}`}`,
+  /**
+   * WindowHistoryJson: one rendition's signed announcements older than `before` (a seq), newest
+   * `limit` of them (at most WINDOW_HISTORY_MAX_LIMIT), for a viewer who rewinds.
+   */
+  windowHistory: (slug: string, name: string, before: number, limit: number): string => `/rooms/${room(slug)}/window.json?rendition=${rendition(name)}&before=${Math.floor(before)}&limit=${Math.floor(limit)}`,
   /** The room's latest thumbnail (JPEG); `at` (ms) busts caches when a newer one is announced. */
   thumbnail: (slug: string, at?: number): string => `/rooms/${room(slug)}/thumbnail.jpg${at === undefined ? '' : `?at=${Math.floor(at)}`}`,
   /** IceServersJson: STUN/TURN servers for viewers, TURN with short-lived credentials. */
@@ -153,6 +158,18 @@ export function parseRelayStatus (value: unknown): RelayStatusJson | undefined {
 export interface WindowJson {
   room: string
   renditions: Record<string, Array<{ envelope: SignedEnvelope, storedAt: number | null }>>
+}
+
+/** Most entries a page of window history holds, and how many a request without `limit` gets. */
+export const WINDOW_HISTORY_MAX_LIMIT = 500
+export const WINDOW_HISTORY_DEFAULT_LIMIT = 100
+
+/**
+ * `/rooms/<room>/window.json?rendition=&before=&limit=`: the same shape with that one rendition, oldest
+ * first, and `more` when the relay holds older entries still (ask again with `before` the oldest seq).
+ */
+export interface WindowHistoryJson extends WindowJson {
+  more: boolean
 }
 
 /** `/directory.json`: each live relay's record in its signed envelope (verify it; the record alone proves nothing). */
