@@ -8,7 +8,7 @@
  * (what it holds); a relay whose window carries envelopes not signed by the room key is demoted and
  * the next one asked.
  */
-import { relayRoutes, relayUrl, renderMasterPlaylist, renderMediaPlaylist } from '@hivecast/shared'
+import { relayRoutes, relayUrl, renderMasterPlaylist, renderMediaPlaylist, webvttFlag } from '@hivecast/shared'
 import type { MediaPlaylist, PlaylistEntry } from '@hivecast/shared'
 import type { MasterRendition } from './audio-tracks.ts'
 import { LIVE_WINDOW_MAX_AGE_MS } from './announcement-book.ts'
@@ -136,6 +136,7 @@ export class LivePlaylists implements PlaylistSource {
     const stored = new Map(listed.map(({ seq, stored }) => [seq, stored]))
     const newest = Math.max(...stored.keys())
     const entries: PlaylistEntry[] = []
+    const info = this.#book.rendition(rendition)
     for (let seq = newest; stored.has(seq); seq--) {
       const entry = this.#book.entry(rendition, seq)
       if (entry === undefined) break
@@ -146,7 +147,8 @@ export class LivePlaylists implements PlaylistSource {
         pdt: entry.pdt,
         discontinuity: this.#book.breaksAt(rendition, seq),
         gap: stored.get(seq) !== true,
-        ...entry.init === undefined ? {} : { map: entry.init }
+        ...entry.init === undefined ? {} : { map: entry.init },
+        ...info === undefined ? {} : webvttFlag(info)
       })
     }
     const first = entries[0]

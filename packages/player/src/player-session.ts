@@ -8,6 +8,7 @@
 import Hls from 'hls.js'
 import type { ErrorData, Level } from 'hls.js'
 import { AudioTracks } from './audio-tracks.ts'
+import { SubtitleTracks } from './subtitle-tracks.ts'
 import type { AudioChoice } from './audio-tracks.ts'
 import { hasWebCryptoDigest, isDirectoryCid, isRoomSlug, relayRoutes, relayUrl } from '@hivecast/shared'
 import { AnnouncementBook } from './announcement-book.ts'
@@ -114,8 +115,9 @@ export class PlayerSession {
   #destroyed = false
   #p2p: PlaybackStats['p2p'] = 'off'
   #swarm: PeerSource | undefined
-  /** The viewer's sound: language and audio only. */
+  /** The viewer's sound (language, audio only) and captions (shown or hidden). */
   readonly audio = new AudioTracks()
+  readonly captions = new SubtitleTracks()
 
   constructor (video: HTMLVideoElement, root: HTMLElement, options: PlayerOptions, onView: (view: PlayerView) => void) {
     this.#video = video
@@ -324,6 +326,7 @@ export class PlayerSession {
       backBufferLength: 30
     })
     this.#hls = hls
+    this.captions.attach(hls)
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       if (this.#options.autoplay ?? true) this.play()
       else this.#setView('paused', 'Press play to start watching.')
