@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import { parseArgs } from 'node:util'
 import { measureBundleSizes, measureLazyChunk } from './bundle-size.ts'
+import { measureCaptionDelay } from './caption-delay.ts'
 import { measureGlassToGlass } from './glass-to-glass.ts'
 import { measureHttpThroughput } from './http-throughput.ts'
 import { measureListingLag } from './listing-lag.ts'
@@ -55,6 +56,8 @@ console.log('the optional AV1 renditions alone, from the same source…')
 const av1Ladders = [await measureLadderSpeed({ seconds: quick ? 3 : 20, renditions: ['av1-480p'] }), await measureLadderSpeed({ seconds: quick ? 3 : 10, renditions: ['av1-720p'] })]
 console.log('player startup in Chromium…')
 const startup = await measurePlayerStartup({ loads: quick ? 1 : 7 })
+console.log('caption delay: the live captioner -> a Chromium viewer with captions on…')
+const captionDelay = await measureCaptionDelay({ captions: quick ? 2 : 10 })
 console.log('peer share: 1 relay, Chromium viewers sharing over WebRTC…')
 const peerShare = await measurePeerShare({ viewers: quick ? 3 : 6, seconds: quick ? 10 : 40 })
 const bundles = await measureBundleSizes()
@@ -95,13 +98,14 @@ const table = [
   `| ladder CPU, cores busy while encoding flat out | ${ladder.cores.toFixed(2)} | – | – | 1 |`,
   ...av1Ladders.map(l => `| ${l.renditions.join('+')} (SVT-AV1 preset 10) alone from 1080p30: speed vs real time, cores busy | ${l.speed.toFixed(2)}x, ${l.cores.toFixed(2)} cores | – | – | 1 |`),
   `| player startup, ms: navigation -> first frame (Chromium, warm relays) | ${ms(startup.firstFrame)} |`,
+  `| caption delay, ms: POST /captions -> cue shown in Chromium (1 s segments; the picture under it ${captionDelay.pictureOffsetMs.p50.toFixed(0)} ms median, ${captionDelay.pictureOffsetMs.max.toFixed(0)} ms at most from the typing) | ${ms(captionDelay.delayMs)} |`,
   `| peer share: bytes from other viewers / all segment bytes (${peerShare.viewers} viewers, ${peerShare.connected} with a peer, 1 relay, ${peerShare.seconds} s; overall ${(peerShare.overall * 100).toFixed(0)} %), % | ${(peerShare.share.p50 * 100).toFixed(0)} | – | ${(peerShare.share.min * 100).toFixed(0)}–${(peerShare.share.max * 100).toFixed(0)} | ${peerShare.share.n} |`,
   ...(p2pChunk === undefined ? [] : [`| lazy P2P chunk (${p2pChunk.files.length} file${p2pChunk.files.length === 1 ? '' : 's'}, loaded after the player starts unless p2p="off"), gzip JS | ${kb(p2pChunk.jsGzip)} | – | – | 1 |`]),
   ...bundles.map(b => `| ${b.page} bundle, gzip: JS ${kb(b.jsGzip)}, CSS ${kb(b.cssGzip)} | ${kb(b.jsGzip + b.cssGzip)} | – | – | 1 |`)
 ].join('\n')
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`
-const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, segmentPush: { pushed, byTurns }, pushSimulation: { simulated, simulatedKills }, listingLag: listing, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, peerShare, bundles, p2pChunk }
+const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, segmentPush: { pushed, byTurns }, pushSimulation: { simulated, simulatedKills }, listingLag: listing, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, captionDelay, peerShare, bundles, p2pChunk }
 await mkdir(new URL('../results/', import.meta.url), { recursive: true })
 await writeFile(new URL('../results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
 await writeFile(new URL('../results/latest.md', import.meta.url), `# Hivecast benchmarks\n\n${results.date}, ${machine}${quick ? ', quick run (numbers not meaningful)' : ''}\n\n${table}\n`)

@@ -4,7 +4,7 @@
  * multi-process tests and the benchmarks all start it the same way. Addresses come from each
  * origin's ready file and each relay's /status; their logs are for people.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,6 +30,10 @@ export interface DevnetOptions {
   renditions?: string
   /** Origin `--audio-track` values (interpretation), e.g. `de:Deutsch (interpretation):1`. */
   audioTracks?: string[]
+  /** Origin `--captions`, e.g. `en:English`: a subtitle rendition (the test pattern's clock as cues). */
+  captions?: string
+  /** Turns on the origin's live captioner with this bearer token (written to a 0600 file for `--caption-token-file`). */
+  captionToken?: string
   /** Origin `--input`, e.g. `tcp://127.0.0.1:9300` for a test-owned sender; the test pattern when absent. */
   originInput?: string
   /** Where the nodes keep keys and blocks; a fresh temporary directory (removed on stop) when absent. */
@@ -132,6 +136,12 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
     ]
     if (options.renditions !== undefined) args.push('--renditions', options.renditions)
     for (const track of options.audioTracks ?? []) args.push('--audio-track', track)
+    if (options.captions !== undefined) args.push('--captions', options.captions)
+    if (options.captionToken !== undefined) {
+      const tokenFile = join(dataDir, 'caption-token')
+      await writeFile(tokenFile, options.captionToken, { mode: 0o600 })
+      args.push('--caption-token-file', tokenFile)
+    }
     if (options.originInput !== undefined) args.push('--input', options.originInput)
     if (options.recordingInterval !== undefined) args.push('--recording-interval', String(options.recordingInterval))
     // A restarted primary numbers after the standby that took over meanwhile.

@@ -23,6 +23,8 @@ import { inputSecrets } from './input-secrets.ts'
 import { assertScheduleSource } from './recording-consent.ts'
 import { assertAudioTracks, parseAudioTrack } from './audio-tracks.ts'
 import type { AudioTrack } from './audio-tracks.ts'
+import { parseCaptionLanguage } from './caption-track.ts'
+import type { CaptionLanguage } from './caption-track.ts'
 
 const HELP = `Usage: hivecast-origin --room <slug> [options]
        hivecast-origin --config rooms.yaml [--room <slug>] [options]
@@ -86,6 +88,7 @@ interface Settings {
   listen: string[]
   renditions: string[]
   audioTracks: AudioTrack[]
+  captions: CaptionLanguage | undefined
   segmentDuration: number
   recordingInterval: number
   thumbnailInterval: number
@@ -93,6 +96,7 @@ interface Settings {
   slate: string | undefined
   schedule: string | undefined
   adminTokenFile: string | undefined
+  captionTokenFile: string | undefined
   readyFile: string | undefined
   pushFanout: number | undefined
   logLevel: LogLevel | undefined
@@ -183,6 +187,7 @@ async function parseCommandLine (): Promise<Settings> {
   const inputFlag = text(values, 'input')
   const inputValue = inputFlag ?? process.env.HIVECAST_INPUT
   let logLevel: LogLevel | undefined
+  let captions: CaptionLanguage | undefined
   try {
     // The same checks startOrigin makes, here so that a bad value is a usage error (exit 2).
     assertRoomSlug(room)
@@ -191,6 +196,9 @@ async function parseCommandLine (): Promise<Settings> {
     const trackFlags = list(values, 'audio-track')
     if (trackFlags !== undefined) audioTracks = assertAudioTracks(trackFlags.map(parseAudioTrack))
     resolveRenditions(renditions, audioTracks)
+    const captionsFlag = text(values, 'captions')
+    if (captionsFlag !== undefined) captions = parseCaptionLanguage(captionsFlag)
+    if (text(values, 'caption-token-file') !== undefined && captions === undefined) throw new Error('--caption-token-file turns on the captioner of the subtitle rendition: give --captions too, e.g. --captions en:English')
     parseHostPort(http)
     const given: Record<string, number> = { 'segment-duration': segmentDuration, 'recording-interval': recordingInterval, 'thumbnail-interval': thumbnailInterval }
     for (const flag of ORIGIN_FLAGS) if (flag.seconds !== undefined) flag.seconds(given[flag.name] ?? 0)
@@ -224,6 +232,8 @@ async function parseCommandLine (): Promise<Settings> {
     slate: text(values, 'slate') ?? config?.slate,
     schedule,
     adminTokenFile: text(values, 'admin-token-file'),
+    captions,
+    captionTokenFile: text(values, 'caption-token-file'),
     readyFile: text(values, 'ready-file'),
     pushFanout,
     logLevel
@@ -257,6 +267,8 @@ try {
     slate: args.slate,
     schedule: args.schedule,
     adminTokenFile: args.adminTokenFile,
+    ...args.captions === undefined ? {} : { captions: args.captions },
+    captionTokenFile: args.captionTokenFile,
     ...(args.pushFanout === undefined ? {} : { pushFanout: args.pushFanout }),
     logLevel: log.level
   })

@@ -7,38 +7,17 @@
  * (`--admin-token-file`), never the command line, and is compared in constant time. The routes are not
  * CORS-open: a web page has no business calling them.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
-import { readFile, stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { InvalidConfigError, MissingResourceError, errorMessage } from '@hivecast/shared'
+import { errorMessage } from '@hivecast/shared'
 import type { Logger, Talk } from '@hivecast/shared'
+import { bearerCheck, loadBearerToken, readBody, sendJson as send } from './authenticated-endpoint.ts'
 import type { OptOutRequest, RecordingConsent } from './recording-consent.ts'
 
-const MIN_TOKEN = 16
-const MAX_TOKEN = 256
 const MAX_BODY = 4096
 
 /** Reads the admin token from its file; warns when other users may read the file. */
 export async function loadAdminToken (file: string, warn: (message: string) => void): Promise<string> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (err) {
-    throw new MissingResourceError(`cannot read the admin token file ${file} (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}): write a long random token into it, e.g. openssl rand -hex 32 > ${file}; chmod 600 ${file}`, { cause: err })
-  }
-  const token = text.trim()
-  if (token.length < MIN_TOKEN || token.length > MAX_TOKEN || !/^[\x21-\x7e]+$/.test(token)) {
-    throw new InvalidConfigError(`the admin token in ${file} must be ${MIN_TOKEN}-${MAX_TOKEN} printable characters without spaces, e.g. openssl rand -hex 32 > ${file}`)
-  }
-  const mode = (await stat(file)).mode
-  if ((mode & 0o077) !== 0) warn(`${file} holds the admin token and other users may read it (mode ${(mode & 0o777).toString(8)}): chmod 600 ${file}`)
-  return token
-}
-
-const digest = (text: string): Buffer => createHash('sha256').update(text).digest()
-
-function send (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': 'application/json', ...headers }).end(JSON.stringify(body) + '\n')
+  return await loadBearerToken(file, 'admin token', warn)
 }
 
 /**
@@ -46,12 +25,10 @@ function send (res: ServerResponse, status: number, body: unknown, headers: Reco
  * returns false for anything else.
  */
 export function consentAdmin (options: { token: string, consent: RecordingConsent, log: Logger, onOptOut?: (talk: Talk) => Promise<string[]> }): (req: IncomingMessage, res: ServerResponse, path: string) => boolean {
-  const expected = digest(options.token)
+  const authorized = bearerCheck(options.token)
   return (req, res, path) => {
     if (!path.startsWith('/admin/')) return false
-    // Digests of equal length, so the comparison takes as long whatever was sent.
-    const given = /^Bearer ([\x21-\x7e]{1,512})$/.exec(req.headers.authorization ?? '')?.[1]
-    if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+    if (!authorized(req)) {
       req.resume()
       send(res, 401, { error: 'give the admin token: Authorization: Bearer <token from --admin-token-file>' }, { 'WWW-Authenticate': 'Bearer realm="hivecast-origin"' })
       return true
@@ -70,7 +47,7 @@ export function consentAdmin (options: { token: string, consent: RecordingConsen
       send(res, 405, { error: 'use POST with { "talk": "<id>" } or { "from": "<ISO time>", "to": "<ISO time>" }' }, { Allow: 'POST' })
       return true
     }
-    readBody(req).then(async text => {
+    readBody(req, MAX_BODY).then(async text => {
       let body: unknown
       try {
         body = JSON.parse(text)
@@ -93,20 +70,6 @@ export function consentAdmin (options: { token: string, consent: RecordingConsen
     })
     return true
   }
-}
-
-async function readBody (req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_BODY) {
-      req.destroy()
-      throw new Error(`the body is over ${MAX_BODY} bytes`)
-    }
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** Checks the body: a talk id, or a range of ISO times (with an offset) or ms, at most a day long. */

@@ -37,6 +37,8 @@ export { DEFAULT_RENDITIONS, RENDITION_PRESETS, renditionInfo, resolveRenditions
 export type { RenditionPreset } from './rendition-ladder.ts'
 export { assertAudioTracks, audioTrackRendition, parseAudioTrack } from './audio-tracks.ts'
 export type { AudioTrack } from './audio-tracks.ts'
+export { assertCaptionLanguage, captionText, parseCaptionLanguage, renderWebVtt } from './caption-track.ts'
+export type { CaptionLanguage, Cue } from './caption-track.ts'
 export { assertStreamInput, describeInput, inputListenAddresses, parseInputUrl, InvalidInputFieldError, INPUT_KINDS } from './stream-input.ts'
 export type { InputKind, StreamInput } from './stream-input.ts'
 export { loadRoomConfig, parseRoomConfig, pickRoom } from './room-config.ts'

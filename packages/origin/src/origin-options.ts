@@ -8,6 +8,7 @@ import type { LogLevel } from '@hivecast/shared'
 import { DEFAULT_RENDITIONS, RENDITION_PRESETS } from './rendition-ladder.ts'
 import type { StreamInput } from './stream-input.ts'
 import type { AudioTrack } from './audio-tracks.ts'
+import type { CaptionLanguage } from './caption-track.ts'
 
 export interface OriginOptions {
   /** Room slug, e.g. `janson`. */
@@ -55,6 +56,16 @@ export interface OriginOptions {
    * organisers opt a talk or a time range out of later recordings. Default: no admin endpoint.
    */
   adminTokenFile?: string
+  /**
+   * A subtitle rendition (`subtitles-<language>`): WebVTT segments beside the video's, with the clock's
+   * cues for the test pattern and whatever the live captioner types. Default: none.
+   */
+  captions?: CaptionLanguage
+  /**
+   * A file holding the bearer token of the live captioner (`POST /captions`, the page at `/captioner`),
+   * through which a person types captions. Needs `captions`. Default: no captioner.
+   */
+  captionTokenFile?: string
   /**
    * Relays each announced segment is offered to at once (the segment push); they pass it on to the
    * others, so the origin's uplink carries about this many copies. 0 to 4; 0: relays fetch every
@@ -226,6 +237,21 @@ POST /admin/opt-out on --http, with "Authorization: Bearer <token>" and
 { "talk": "<schedule event id>" } or { "from": "<ISO time>", "to": "<ISO time>" },
 for a last-minute opt-out: recordings made after it leave that range out
 (ones already announced are not withdrawn); GET /admin/opt-outs lists them`
+  },
+  {
+    name: 'captions',
+    value: '<lang>:<name>',
+    help: `a subtitle rendition, e.g. en:English: WebVTT segments cut with the video's
+(same sequence numbers), listed as EXT-X-MEDIA TYPE=SUBTITLES; the test
+pattern's carry the clock, one cue a second; text comes from the captioner`
+  },
+  {
+    name: 'caption-token-file',
+    value: '<file>',
+    help: `a file (mode 0600) holding a bearer token, 16+ characters: turns on the
+live captioner on --http: the page GET /captioner, and POST /captions with
+"Authorization: Bearer <token>" and { "text": "...", "typingMs": 1200 };
+each line is a cue at the time it was typed, in the next subtitle segment`
   },
   {
     name: 'ready-file',

@@ -34,6 +34,9 @@ import type { RecordingStatus, WithheldTalk } from './session-recorder.ts'
 import { RecordingConsent, assertScheduleSource } from './recording-consent.ts'
 import type { ScheduleStatus } from './recording-consent.ts'
 import { consentAdmin, loadAdminToken } from './consent-admin.ts'
+import { loadBearerToken } from './authenticated-endpoint.ts'
+import { CaptionTrack } from './caption-track.ts'
+import { captioner } from './captioner.ts'
 import { startStatusServer } from './status-server.ts'
 import type { Health, StatusServer } from './status-server.ts'
 import { OriginMetrics } from './origin-metrics.ts'
@@ -90,6 +93,8 @@ export interface OriginStatus {
   schedule: ScheduleStatus | null
   /** The segment push: offers to first-hop relays, taken, and failed. */
   push: PushCounts
+  /** The subtitle rendition and its captioner, or null without --captions. */
+  captions: { rendition: string, typed: number, refused: number, dropped: number } | null
 }
 
 export interface Origin {
@@ -153,6 +158,10 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
   // smallest H.264 rendition (its segments are whole MPEG-TS files, an AV1 one needs its init section).
   const top = presets.filter(p => p.copy !== true).sort((a, b) => b.height - a.height)[0] ?? presets[0]!
   const thumbnailRendition = presets.filter(p => p.av1 !== true && p.audioOnly !== true).at(-1)?.name
+  // Subtitle segments follow the best H.264 rendition's cuts and clock (MPEG-TS timestamps).
+  const captionReference = presets.find(p => p.av1 !== true && p.audioOnly !== true)?.name
+  if (options.captions !== undefined && captionReference === undefined) throw new InvalidOptionError('captions follow an H.264 rendition\'s segments, and this ladder has none: add one, e.g. 360p')
+  if (options.captionTokenFile !== undefined && options.captions === undefined) throw new InvalidOptionError('--caption-token-file turns on the captioner of the subtitle rendition: give --captions too, e.g. --captions en:English')
 
   const ffmpeg = await locateFfmpeg()
   log.info(describeFfmpeg(ffmpeg))
@@ -162,6 +171,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
   if (font === undefined) log.warn('no DejaVu font found (install fonts-dejavu-core): the test pattern runs without the burned-in clock')
   // Read before anything is recorded: without it the origin would record talks it must not.
   const adminToken = options.adminTokenFile === undefined ? undefined : await loadAdminToken(resolve(options.adminTokenFile), log.warn)
+  const captionToken = options.captionTokenFile === undefined ? undefined : await loadBearerToken(resolve(options.captionTokenFile), 'captioner token', log.warn)
   const consent = options.schedule === undefined && adminToken === undefined
     ? undefined
     : await RecordingConsent.open({
@@ -182,11 +192,17 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
   let recordingTimer: NodeJS.Timeout | undefined
   let watch: InputWatch | undefined
   try {
+    const captions = options.captions === undefined
+      ? undefined
+      : new CaptionTrack({ captions: options.captions, dataDir, clock: generated, enqueue: (segment, flags) => { publisher.enqueue(segment, flags) }, log: log.child('captions').info })
+    const captionEndpoint = captions === undefined || captionToken === undefined ? undefined : captioner({ token: captionToken, track: captions, log: log.child('captioner') })
+    // Every rendition's sequence numbers, the subtitles' included: aligned at each run, raised by other origins'.
+    const sequenced = captions === undefined ? names : [...names, captions.rendition]
     node = await createP2PNode({ identity, dataDir, listen: options.listen ?? [DEFAULT_LISTEN], allowPublishToZeroTopicPeers: true })
     // Subscribing to our own topic puts the origin in the mesh that relays join.
     node.libp2p.services.pubsub.subscribe(topic)
     const p2p = node
-    followOtherOrigins(p2p, { room, topic, roomKeys, renditions: names, state, log: log.child('other-origins').info })
+    followOtherOrigins(p2p, { room, topic, roomKeys, renditions: sequenced, state, log: log.child('other-origins').info })
     if (input.kind === 'rtmp') {
       const { host, port } = parseHostPort(input.listen)
       gate = new RtmpGate({ host, port, key: input.key, log: log.child('rtmp-gate').info })
@@ -208,12 +224,13 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
     const describer = new SegmentDescriber({ presets, probe: ffprobe === undefined ? undefined : async (bytes, init) => await probeSegment(ffprobe, bytes, init), log: log.child('describer').info })
 
     const pusher = new SegmentPusher(libp2pOriginPushNetwork(p2p, topic, roomKeys), { fanout: pushFanout, log: log.child('segment-push').debug })
+    if (captions !== undefined) await mkdir(captions.dir, { recursive: true })
     const publisher = new SegmentPublisher({
       node: p2p,
       identity,
       room,
       topic,
-      renditions,
+      renditions: captions === undefined ? renditions : [...renditions, captions.info],
       state,
       log: log.child('publisher').info,
       describe: describer.describe,
@@ -221,13 +238,14 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       onPublished: (segment, envelope, bytes) => {
         // The smallest rendition: its first frame is the cheapest to decode into a thumbnail.
         if (segment.rendition === thumbnailRendition) thumbnails?.offer(bytes)
+        if (segment.rendition === captionReference) captions?.follow(segment, bytes).catch((err: unknown) => { log.warn(`captions: no subtitle segment for ${segment.seq}: ${errorMessage(err)}`) })
         published.add(segment, envelope)
         pusher.offer(CID.parse(segment.cid), bytes)
         metrics.published(segment.rendition, segment.size, segment.finishedAt, segment.publishedAt)
       }
     })
 
-    const fresh = new Set(names.filter(name => state.isFresh(name)))
+    const fresh = new Set(sequenced.filter(name => state.isFresh(name)))
     let watchers: PlaylistWatcher[] = []
     /** Unusable playlist entries seen by the watchers of earlier runs. */
     let invalidEntries = 0
@@ -241,9 +259,9 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
         await rm(hlsDir, { recursive: true, force: true })
         for (const index of names.keys()) await mkdir(renditionDir(hlsDir, index), { recursive: true })
         describer.reset()
-        await state.align(names)
+        await state.align(sequenced)
         inputWatch.runStarted()
-        for (const name of names) if (run > 1 || !fresh.has(name)) publisher.markDiscontinuity(name)
+        for (const name of sequenced) if (run > 1 || !fresh.has(name)) publisher.markDiscontinuity(name)
         watchers = names.map((name, index) => new PlaylistWatcher({
           rendition: name,
           dir: renditionDir(hlsDir, index),
@@ -343,7 +361,8 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       recent: published.recent(),
       recording: { session: recorder.session, recordings: recorder.recordings(), withheld: recorder.withheld() },
       schedule: consent?.status() ?? null,
-      push: { ...pusher.counts }
+      push: { ...pusher.counts },
+      captions: captions === undefined ? null : { rendition: captions.rendition, typed: captions.typed, refused: captionEndpoint?.counts.refused ?? 0, dropped: captions.droppedCues }
     })
     const health = (): Health => {
       if (!supervisor.running) return { ok: false, reason: `ffmpeg is not running${supervisor.lastExit === undefined ? '' : ` (it ${supervisor.lastExit})`}` }
@@ -354,8 +373,9 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       if (age > HEALTHY_WITHIN_MS) return { ok: false, reason: `no segment published for ${(age / 1000).toFixed(1)} s: waiting for signal from ${describeInput(input)}` }
       return { ok: true }
     }
-    const routes = consent === undefined || adminToken === undefined ? undefined : consentAdmin({ token: adminToken, consent, log: log.child('admin'), onOptOut: async talk => await recorder.withdraw(talk.start, talk.end) })
-    server = await startStatusServer({ ...httpAddress, status, health, metrics: () => metrics.text(), ...(routes === undefined ? {} : { routes }) })
+    const admin = consent === undefined || adminToken === undefined ? undefined : consentAdmin({ token: adminToken, consent, log: log.child('admin'), onOptOut: async talk => await recorder.withdraw(talk.start, talk.end) })
+    const routes = [admin, captionEndpoint?.routes].filter(r => r !== undefined)
+    server = await startStatusServer({ ...httpAddress, status, health, metrics: () => metrics.text(), routes: (req, res, path) => routes.some(route => route(req, res, path)) })
     supervisor.start()
 
     let stopped: Promise<void> | undefined

@@ -25,6 +25,10 @@ export interface PublishedSegment {
   publishedAt: number
   /** A segment of the slate (shown while no input arrives), not of the input. */
   slate: boolean
+  /** Announced with `discontinuity` (a new encoder run, the slate on or off). */
+  discontinuity: boolean
+  /** The last segment of the session. */
+  end: boolean
 }
 
 export interface EnqueueFlags {
@@ -34,6 +38,8 @@ export interface EnqueueFlags {
   discontinuity?: boolean
   /** A segment of the slate. */
   slate?: boolean
+  /** Announce under this sequence number (a subtitle segment takes its video segment's), not the next. */
+  seq?: number
 }
 
 export interface SegmentPublisherOptions {
@@ -152,7 +158,8 @@ export class SegmentPublisher {
     await unlink(segment.file).catch((err: Error) => log(`cannot delete ${segment.file}: ${err.message}`))
     // Saved with the number: a restart's timestamps start past every segment announced.
     state.noteEnd(draft.pdt + draft.duration * 1000)
-    const announcement: SegmentAnnouncement = { ...draft, seq: await state.take(segment.rendition) }
+    const seq = flags.seq === undefined ? await state.take(segment.rendition) : await state.atLeast(segment.rendition, flags.seq + 1).then(() => flags.seq!)
+    const announcement: SegmentAnnouncement = { ...draft, seq }
     this.#discontinuity.delete(segment.rendition)
     await this.#options.record(announcement)
     const envelope = await signAnnouncement(announcement, identity.privateKey, identity.id)
@@ -171,7 +178,9 @@ export class SegmentPublisher {
       pdt: announcement.pdt,
       finishedAt: segment.finishedAt,
       publishedAt: Date.now(),
-      slate: flags.slate ?? false
+      slate: flags.slate ?? false,
+      discontinuity: announcement.discontinuity,
+      end: announcement.end
     }, envelope, bytes)
   }
 

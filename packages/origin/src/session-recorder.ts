@@ -33,7 +33,7 @@ import type { UnixFS } from '@helia/unixfs'
 import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { MAX_WITHDRAWN_RECORDINGS, encodeEnvelope, isSegmentCid, notRecordedReason, parseAnnouncement, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, signAnnouncement } from '@hivecast/shared'
+import { MAX_WITHDRAWN_RECORDINGS, encodeEnvelope, isSegmentCid, notRecordedReason, parseAnnouncement, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, signAnnouncement, webvttFlag } from '@hivecast/shared'
 import type { PlaylistEntry, RecordingAnnouncement, WithdrawalAnnouncement, RenditionInfo, SegmentAnnouncement, SignedEnvelope, Talk } from '@hivecast/shared'
 import type { Identity, P2PNode } from '@hivecast/shared/node'
 
@@ -263,7 +263,7 @@ export class SessionRecorder {
     const top: DirectoryEntry[] = []
     const master: Array<{ info: RenditionInfo, uri: string }> = []
     for (const { name, segments } of renditions) {
-      const entries: PlaylistEntry[] = segments.map(s => ({ seq: s.seq, cid: s.cid, duration: s.duration, pdt: s.pdt, discontinuity: s.discontinuity, gap: false, ...s.init === undefined ? {} : { map: s.init.cid } }))
+      const entries: PlaylistEntry[] = segments.map(s => ({ seq: s.seq, cid: s.cid, duration: s.duration, pdt: s.pdt, discontinuity: s.discontinuity, gap: false, ...s.init === undefined ? {} : { map: s.init.cid }, ...webvttFlag(s.rendition) }))
       /** Each init section's file name, after the first segment that uses it. */
       const inits = new Map<string, DirectoryEntry>()
       for (const s of segments) if (s.init !== undefined && !inits.has(s.init.cid)) inits.set(s.init.cid, { name: `init-${s.seq}.mp4`, cid: CID.parse(s.init.cid), size: s.init.size })

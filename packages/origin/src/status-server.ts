@@ -17,7 +17,7 @@ export interface StatusServerOptions extends HostPort {
   health: () => Health
   /** Prometheus exposition for `GET /metrics`. */
   metrics: () => Promise<{ contentType: string, body: string }>
-  /** More routes (the consent admin API, not CORS-open): answers and returns true, or returns false. */
+  /** More routes (the consent admin API, the live captioner; not CORS-open): answers and returns true, or returns false. */
   routes?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean
 }
 

@@ -86,6 +86,8 @@ test('every flag of the option table is accepted', async () => {
     'recording-interval': '60',
     schedule: 'schedule.xml',
     'admin-token-file': 'admin-token',
+    captions: 'en:English',
+    'caption-token-file': 'caption-token',
     'ready-file': join(dir, 'ready.json'),
     'push-fanout': '1',
     'log-level': 'debug'

@@ -65,7 +65,7 @@ test('segment describer: a passthrough of anything but H.264 is refused with a c
 })
 
 function segment (rendition: string, seq: number, publishedAt: number): PublishedSegment {
-  return { rendition, seq, cid: `cid-${rendition}-${seq}`, size: 100, duration: 1, pdt: publishedAt, finishedAt: publishedAt - 5, publishedAt, slate: false }
+  return { rendition, seq, cid: `cid-${rendition}-${seq}`, size: 100, duration: 1, pdt: publishedAt, finishedAt: publishedAt - 5, publishedAt, slate: false, discontinuity: false, end: false }
 }
 
 function envelope (rendition: string, seq: number): SignedEnvelope {

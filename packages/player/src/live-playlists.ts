@@ -9,7 +9,7 @@
  * the next one asked. Once the viewer rewinds past the window, the media playlists reach back into the
  * signed history (playlist-history.ts) as well.
  */
-import { relayRoutes, relayUrl, renderMasterPlaylist, renderMediaPlaylist } from '@hivecast/shared'
+import { relayRoutes, relayUrl, renderMasterPlaylist, renderMediaPlaylist, webvttFlag } from '@hivecast/shared'
 import type { MediaPlaylist, PlaylistEntry } from '@hivecast/shared'
 import { PlaylistHistory } from './playlist-history.ts'
 import type { MasterRendition } from './audio-tracks.ts'
@@ -157,6 +157,7 @@ export class LivePlaylists implements PlaylistSource {
     const stored = new Map(listed.map(({ seq, stored }) => [seq, stored]))
     const newest = Math.max(...stored.keys())
     const entries: PlaylistEntry[] = []
+    const info = this.#book.rendition(rendition)
     for (let seq = newest; stored.has(seq) || this.#history.lists(rendition, seq); seq--) {
       const entry = this.#book.entry(rendition, seq)
       if (entry === undefined) break
@@ -167,7 +168,8 @@ export class LivePlaylists implements PlaylistSource {
         pdt: entry.pdt,
         discontinuity: this.#book.breaksAt(rendition, seq),
         gap: (stored.get(seq) ?? this.#history.stored(rendition, seq)) !== true,
-        ...entry.init === undefined ? {} : { map: entry.init }
+        ...entry.init === undefined ? {} : { map: entry.init },
+        ...info === undefined ? {} : webvttFlag(info)
       })
     }
     const first = entries[0]

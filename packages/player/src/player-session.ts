@@ -8,6 +8,7 @@
 import Hls from 'hls.js'
 import type { ErrorData, Level } from 'hls.js'
 import { AudioTracks } from './audio-tracks.ts'
+import { SubtitleTracks } from './subtitle-tracks.ts'
 import type { AudioChoice } from './audio-tracks.ts'
 import { hasWebCryptoDigest, isDirectoryCid, isRoomSlug, relayRoutes, relayUrl } from '@hivecast/shared'
 import { AnnouncementBook } from './announcement-book.ts'
@@ -115,8 +116,9 @@ export class PlayerSession {
   #destroyed = false
   #p2p: PlaybackStats['p2p'] = 'off'
   #swarm: PeerSource | undefined
-  /** The viewer's sound: language and audio only. */
+  /** The viewer's sound (language, audio only) and captions (shown or hidden). */
   readonly audio = new AudioTracks()
+  readonly captions = new SubtitleTracks()
   /** Going back in the live stream and to its live edge again; undefined for a recording. */
   readonly rewind: LiveRewind | undefined
 
@@ -318,6 +320,7 @@ export class PlayerSession {
       startPosition
     })
     this.#hls = hls
+    this.captions.attach(hls)
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       if (this.#options.autoplay ?? true) this.play()
       else this.#setView('paused', 'Press play to start watching.')

@@ -13,6 +13,7 @@ import type { PlayerHandle, PlayerView, QualityOption } from './player-session.t
 import type { PlayerStats } from './segment-ledger.ts'
 import { formatLatency, StatsPanel } from './stats-panel.ts'
 import { AudioOnlyPicture, LanguageMenu } from './language-menu.ts'
+import { CaptionToggle } from './caption-toggle.ts'
 import type { AudioChoice, AudioOption } from './audio-tracks.ts'
 import { RewindControl } from './rewind-control.ts'
 import './player.css'
@@ -47,6 +48,7 @@ export function Player (props: PlayerProps): ComponentChildren {
   const [showStats, setShowStats] = useState(false)
   const [sound, setSound] = useState<{ options: AudioOption[], language: string | null, audioOnly: boolean, offered: boolean }>({ options: [], language: null, audioOnly: false, offered: false })
   const [thumbnail, setThumbnail] = useState<string | undefined>(undefined)
+  const [captions, setCaptions] = useState({ offered: false, on: false })
   const statsId = useId()
   const { room, roomKey, autoplay, onHandle, recording, p2p } = props
   const relays = props.relays.join('\n')
@@ -73,6 +75,7 @@ export function Player (props: PlayerProps): ComponentChildren {
       setQuality(session.quality)
       setBehindLive(session.rewind?.behindLive ?? false)
       const { audio } = session
+      setCaptions({ offered: session.captions.offered, on: session.captions.on })
       setSound({ options: audio.options(), language: audio.language, audioOnly: audio.audioOnly, offered: audio.audioOnlyOffered })
       // A new thumbnail every 10 s at most (the origin takes one every 10 s by default).
       setThumbnail(audio.audioOnly ? session.thumbnailUrl(Math.floor(Date.now() / 10_000) * 10_000) : undefined)
@@ -116,6 +119,12 @@ export function Player (props: PlayerProps): ComponentChildren {
     session.setAudio(choice)
     setSound({ options: session.audio.options(), language: session.audio.language, audioOnly: session.audio.audioOnly, offered: session.audio.audioOnlyOffered })
   }
+  const toggleCaptions = (on: boolean): void => {
+    const session = sessionRef.current
+    if (session === null) return
+    session.captions.choose(on)
+    setCaptions({ offered: session.captions.offered, on })
+  }
   const goLive = (): void => {
     sessionRef.current?.rewind?.goLive()
     setBehindLive(false)
@@ -156,6 +165,7 @@ export function Player (props: PlayerProps): ComponentChildren {
       playing && sessionRef.current?.rewind !== undefined && h(RewindControl, { rewind: sessionRef.current.rewind }),
       h('span', { class: 'hc-spacer' }),
       recording === undefined && h(LanguageMenu, { options: sound.options, language: sound.language, audioOnly: sound.audioOnly, audioOnlyOffered: sound.offered, onChoose: chooseSound }),
+      h(CaptionToggle, { offered: captions.offered, on: captions.on, onToggle: toggleCaptions }),
       qualities.length > 1 && h('label', { class: 'hc-quality' },
         h('span', { class: 'hc-visually-hidden' }, 'Quality'),
         h('select', { class: 'hc-select', value: String(quality), onChange: chooseQuality, 'aria-label': 'Quality' },

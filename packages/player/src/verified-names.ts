@@ -6,7 +6,7 @@
  *
  *   https://hivecast.invalid/<scope>/master.m3u8
  *   https://hivecast.invalid/<scope>/<rendition>.m3u8
- *   https://hivecast.invalid/<scope>/<rendition>/<seq>.ts      (.m4s for fMP4)
+ *   https://hivecast.invalid/<scope>/<rendition>/<seq>.ts      (.m4s for fMP4, .vtt for subtitles)
  *   https://hivecast.invalid/<scope>/<rendition>/init/<cid>.mp4
  *
  * `<scope>` is `live` or `recording`.
@@ -57,7 +57,7 @@ export function readName (scope: NameScope, url: string): VerifiedName | undefin
     const dot = second.indexOf('.')
     const seq = Number(second.slice(0, dot))
     const extension = second.slice(dot + 1)
-    return dot > 0 && Number.isSafeInteger(seq) && seq >= 0 && (extension === 'ts' || extension === 'm4s') ? { kind: 'segment', rendition: first, seq } : undefined
+    return dot > 0 && Number.isSafeInteger(seq) && seq >= 0 && (extension === 'ts' || extension === 'm4s' || extension === 'vtt') ? { kind: 'segment', rendition: first, seq } : undefined
   }
   if (parts.length === 3 && second === 'init' && third !== undefined && third.endsWith('.mp4')) {
     return { kind: 'init', rendition: first, cid: third.slice(0, -'.mp4'.length) }

@@ -12,6 +12,7 @@ export type Headers = Record<string, string | number>
 export const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl'
 export const SEGMENT_TYPE = 'video/mp2t'
 const FMP4_TYPE = 'video/mp4'
+const WEBVTT_TYPE = 'text/vtt; charset=utf-8'
 export const IMMUTABLE = 'public, max-age=29030400, immutable'
 
 /** `Range: bytes=a-b` (one range). undefined means serve the whole body: no header, or one to ignore. */
@@ -31,11 +32,12 @@ export function parseRange (header: string | undefined, size: number): { start: 
   return { start, end: match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1) }
 }
 
-export /** The Content-Type of a file by its name (a playlist, an MPEG-TS or fMP4 segment); `fallback` otherwise. */
+export /** The Content-Type of a file by its name (a playlist, an MPEG-TS, fMP4 or WebVTT segment); `fallback` otherwise. */
 function fileType (name: string, fallback: string): string {
   if (name.endsWith('.m3u8')) return PLAYLIST_TYPE
   if (name.endsWith('.ts')) return SEGMENT_TYPE
   if (name.endsWith('.m4s') || name.endsWith('.mp4')) return FMP4_TYPE
+  if (name.endsWith('.vtt')) return WEBVTT_TYPE
   return fallback
 }
 

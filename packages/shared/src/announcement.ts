@@ -26,6 +26,15 @@ const renditionSchema = v.object({
     role: v.picklist(['main', 'alternate'], 'audio.role must be main or alternate'),
     language: v.optional(v.pipe(v.string(), v.regex(LANGUAGE_TAG, 'audio.language must be a language tag such as de or en-GB'))),
     name: v.pipe(v.string(), v.regex(TRACK_NAME, 'audio.name must be 1-64 characters without quotes'))
+  })),
+  /**
+   * Set on a subtitle rendition: WebVTT segments cut at the video's segment boundaries (same sequence
+   * numbers and durations), listed as an `EXT-X-MEDIA` subtitle rendition the variants name. Optional,
+   * like `audio`.
+   */
+  subtitles: v.optional(v.strictObject({
+    language: v.pipe(v.string(), v.regex(LANGUAGE_TAG, 'subtitles.language must be a language tag such as en or de')),
+    name: v.pipe(v.string(), v.regex(TRACK_NAME, 'subtitles.name must be 1-64 characters without quotes'))
   }))
 })
 

@@ -18,6 +18,8 @@ export interface PlaylistEntry {
   gap: boolean
   /** CID of the fMP4 init section the segment plays with (`#EXT-X-MAP`); absent for MPEG-TS. */
   map?: string
+  /** A WebVTT segment of a subtitle rendition (its URI ends in `.vtt`). */
+  webvtt?: true
 }
 
 export interface MediaPlaylist {
@@ -133,7 +135,7 @@ export class LiveWindow<R extends WindowRecord = WindowRecord> {
         discontinuitySequence += entries.filter(e => e.discontinuity).length
         entries = []
       }
-      entries.push({ seq, cid, duration, pdt, discontinuity, gap: record.state === 'failed', ...init === undefined ? {} : { map: init.cid } })
+      entries.push({ seq, cid, duration, pdt, discontinuity, gap: record.state === 'failed', ...init === undefined ? {} : { map: init.cid }, ...webvttFlag(record.announcement.rendition) })
       expected = seq + 1
     }
     const last = entries.at(-1)
@@ -156,8 +158,13 @@ function iso (ms: number): string {
 }
 
 /** The file extension a segment's URI ends in: players and ffmpeg pick the demuxer by it. */
-export function segmentExtension (entry: PlaylistEntry): 'ts' | 'm4s' {
-  return entry.map === undefined ? 'ts' : 'm4s'
+export function segmentExtension (entry: PlaylistEntry): 'ts' | 'm4s' | 'vtt' {
+  return entry.webvtt === true ? 'vtt' : entry.map === undefined ? 'ts' : 'm4s'
+}
+
+/** `{ webvtt: true }` for a subtitle rendition's entries, to spread into a `PlaylistEntry`; else nothing. */
+export function webvttFlag (info: RenditionInfo): { webvtt?: true } {
+  return info.subtitles === undefined ? {} : { webvtt: true }
 }
 
 export interface RenderOptions {
@@ -199,6 +206,8 @@ export function renderMediaPlaylist (playlist: MediaPlaylist, segmentUri: (entry
 
 /** The `GROUP-ID` of the room's audio renditions in a master playlist. */
 export const AUDIO_GROUP = 'audio'
+/** The `GROUP-ID` of the room's subtitle renditions in a master playlist. */
+export const SUBTITLE_GROUP = 'subs'
 /** The name of the program's own sound in the audio group when its audio rendition names none. */
 export const MAIN_AUDIO_NAME = 'Original'
 
@@ -208,15 +217,21 @@ export const MAIN_AUDIO_NAME = 'Original'
  * own sound first (no URI: it is muxed into each video variant; the default) and then each alternate
  * with its URI, and the video variants name the group. An audio-only variant (the program's sound)
  * names no group, so a player that picks it for a bad connection never waits for a second stream.
+ * Subtitle renditions are no variants either: an `EXT-X-MEDIA` subtitle group every variant names.
  */
 export function renderMasterPlaylist (renditions: ReadonlyArray<{ info: RenditionInfo, uri: string }>): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-INDEPENDENT-SEGMENTS']
   const alternates = renditions.filter(r => r.info.audio?.role === 'alternate')
-  const variants = renditions.filter(r => r.info.audio?.role !== 'alternate')
+  const subtitles = renditions.filter(r => r.info.subtitles !== undefined)
+  const variants = renditions.filter(r => r.info.audio?.role !== 'alternate' && r.info.subtitles === undefined)
   if (alternates.length > 0) {
     const main = variants.find(r => r.info.audio?.role === 'main')?.info.audio
     lines.push(audioMedia({ name: main?.name ?? MAIN_AUDIO_NAME, language: main?.language, main: true }))
     for (const { info, uri } of alternates) lines.push(audioMedia({ name: info.audio!.name, language: info.audio!.language, main: false, uri }))
+  }
+  for (const { info, uri } of subtitles) {
+    // Not DEFAULT: captions are the viewer's choice; AUTOSELECT lets a player match the system language.
+    lines.push(`#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="${SUBTITLE_GROUP}",LANGUAGE="${info.subtitles!.language}",NAME="${info.subtitles!.name}",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI="${uri}"`)
   }
   const sorted = [...variants].sort((a, b) => b.info.bandwidth - a.info.bandwidth)
   for (const { info, uri } of sorted) {
@@ -225,6 +240,7 @@ export function renderMasterPlaylist (renditions: ReadonlyArray<{ info: Renditio
     attrs.push(`CODECS="${info.codecs}"`)
     if (info.frameRate > 0) attrs.push(`FRAME-RATE=${info.frameRate.toFixed(3)}`)
     if (alternates.length > 0 && info.audio === undefined) attrs.push(`AUDIO="${AUDIO_GROUP}"`)
+    if (subtitles.length > 0) attrs.push(`SUBTITLES="${SUBTITLE_GROUP}"`)
     attrs.push(`NAME="${info.name}"`)
     lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, uri)
   }

@@ -37,7 +37,7 @@ export function masterRenditions (text: string): string[] {
 
 /**
  * The entries of a rendition's VOD playlist as the origin writes it (`#EXT-X-PROGRAM-DATE-TIME`,
- * `#EXTINF`, optional `#EXT-X-DISCONTINUITY`, then `<rendition>/<seq>.ts`; fMP4 ones `<seq>.m4s` after
+ * `#EXTINF`, optional `#EXT-X-DISCONTINUITY`, then `<rendition>/<seq>.ts` (`.vtt` for subtitles); fMP4 ones `<seq>.m4s` after
  * an `#EXT-X-MAP:URI="<rendition>/init-<seq>.mp4"`), with each CID looked up in `cids` (the rendition
  * directory's links by name). Throws on anything else.
  */
@@ -63,13 +63,13 @@ export function parseRecordingPlaylist (text: string, rendition: string, cids: R
     } else if (line === '#EXT-X-DISCONTINUITY') {
       discontinuity = true
     } else if (line !== '' && !line.startsWith('#')) {
-      const match = /^([a-z0-9][a-z0-9_-]{0,31})\/(\d{1,15})\.(ts|m4s)$/.exec(line)
-      if (match === null || match[1] !== rendition) throw new Error(`the playlist of ${rendition} lists "${line.slice(0, 80)}", not ${rendition}/<seq>.ts or .m4s`)
+      const match = /^([a-z0-9][a-z0-9_-]{0,31})\/(\d{1,15})\.(ts|m4s|vtt)$/.exec(line)
+      if (match === null || match[1] !== rendition) throw new Error(`the playlist of ${rendition} lists "${line.slice(0, 80)}", not ${rendition}/<seq>.ts, .m4s or .vtt`)
       if ((match[3] === 'm4s') !== (map !== undefined)) throw new Error(`the playlist of ${rendition} lists ${line} ${map === undefined ? 'without an #EXT-X-MAP before it' : 'after an #EXT-X-MAP, which MPEG-TS segments do not take'}`)
       const cid = cids.get(`${match[2]}.${match[3]}`)
       if (cid === undefined) throw new Error(`the playlist of ${rendition} lists ${line}, which the recording's directory does not hold`)
       if (pdt === undefined || duration === undefined) throw new Error(`the playlist of ${rendition} lists ${line} without a date-time and duration before it`)
-      entries.push({ seq: Number(match[2]), cid, duration, pdt, discontinuity, gap: false, ...map === undefined ? {} : { map } })
+      entries.push({ seq: Number(match[2]), cid, duration, pdt, discontinuity, gap: false, ...map === undefined ? {} : { map }, ...match[3] === 'vtt' ? { webvtt: true } : {} })
       if (entries.length > MAX_ENTRIES) throw new Error(`the playlist of ${rendition} lists more than ${MAX_ENTRIES} segments`)
       pdt = undefined
       duration = undefined

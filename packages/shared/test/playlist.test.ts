@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { LiveWindow, masterRenditions, parseAnnouncement, renderMasterPlaylist, renderMediaPlaylist, segmentExtension } from '../src/index.ts'
+import { LiveWindow, masterRenditions, parseAnnouncement, parseRecordingPlaylist, renderMasterPlaylist, renderMediaPlaylist, segmentExtension } from '../src/index.ts'
 import type { SegmentAnnouncement, WindowRecord } from '../src/index.ts'
 
 const rendition = { name: '360p', bandwidth: 800_000, width: 640, height: 360, codecs: 'avc1.64001e,mp4a.40.2', frameRate: 30 }
@@ -124,6 +124,37 @@ test('alternate audio renditions form an audio group the video variants name; th
   assert.equal(variants[1], '#EXT-X-STREAM-INF:BANDWIDTH=90000,CODECS="mp4a.40.2",NAME="audio"')
   assert.deepEqual(masterRenditions(text), ['audio-de', '360p', 'audio'])
   assert.doesNotMatch(renderMasterPlaylist([{ info: rendition, uri: '360p.m3u8' }]), /EXT-X-MEDIA|AUDIO=/, 'no group without an alternate')
+})
+
+test('subtitle renditions form a subtitle group every variant names; their segments are .vtt, in recordings too', () => {
+  const subtitles = { ...rendition, name: 'subtitles-en', bandwidth: 2000, width: 0, height: 0, codecs: 'wvtt', frameRate: 0, subtitles: { language: 'en', name: 'English' } }
+  const text = renderMasterPlaylist([
+    { info: rendition, uri: '360p.m3u8' },
+    { info: subtitles, uri: 'subtitles-en.m3u8' },
+    { info: { ...rendition, name: 'audio', bandwidth: 90_000, width: 0, height: 0, codecs: 'mp4a.40.2', frameRate: 0, audio: { role: 'main', name: 'Original' } }, uri: 'audio.m3u8' }
+  ])
+  const lines = text.split('\n')
+  assert.deepEqual(lines.filter(l => l.startsWith('#EXT-X-MEDIA')), [
+    '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="en",NAME="English",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI="subtitles-en.m3u8"'
+  ])
+  const variants = lines.filter(l => l.startsWith('#EXT-X-STREAM-INF'))
+  assert.equal(variants.length, 2, 'the subtitle rendition is no variant')
+  for (const variant of variants) assert.match(variant, /,SUBTITLES="subs",NAME=/)
+  assert.deepEqual(masterRenditions(text), ['subtitles-en', '360p', 'audio'])
+
+  const window = new LiveWindow(5)
+  window.add({ announcement: { ...segment(4), rendition: subtitles }, state: 'stored' })
+  const entry = window.playlist().entries[0]!
+  assert.equal(entry.webvtt, true)
+  assert.equal(segmentExtension(entry), 'vtt')
+  assert.match(renderMediaPlaylist(window.playlist(), e => `${e.seq}.${segmentExtension(e)}`), /#EXTINF:1\.001,\n4\.vtt\n/)
+  const recorded = parseRecordingPlaylist('#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:2026-12-06T10:00:00.000Z\n#EXTINF:1.000,\nsubtitles-en/4.vtt\n', 'subtitles-en', new Map([['4.vtt', entry.cid]]))
+  assert.equal(recorded[0]?.webvtt, true)
+
+  const described = (value: unknown): ReturnType<typeof parseAnnouncement> => parseAnnouncement({ ...segment(1), rendition: { ...subtitles, subtitles: value } })
+  assert.equal(described({ language: 'en', name: 'English' }).ok, true)
+  assert.equal(described({ language: 'English', name: 'English' }).ok, false)
+  assert.equal(described({ language: 'en', name: 'a "quoted" name' }).ok, false)
 })
 
 test('an announced audio description is checked: role, language tag, name without quotes', () => {
