@@ -4,7 +4,7 @@
  * multi-process tests and the benchmarks all start it the same way. Addresses come from each
  * origin's ready file and each relay's /status; their logs are for people.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -139,6 +139,8 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
     if (options.captions !== undefined) args.push('--captions', options.captions)
     if (options.captionToken !== undefined) {
       const tokenFile = join(dataDir, 'caption-token')
+      // A given data directory (the demo's) may not exist yet: the origin makes its own subdirectory later.
+      await mkdir(dataDir, { recursive: true })
       await writeFile(tokenFile, options.captionToken, { mode: 0o600 })
       args.push('--caption-token-file', tokenFile)
     }
