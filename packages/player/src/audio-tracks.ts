@@ -41,7 +41,7 @@ export function loadAudioChoice (storage: Storage | undefined = localStorageOrNo
 }
 
 /** localStorage, or undefined where a page may not use it (sandboxed embeds, privacy modes). */
-function localStorageOrNone (): Storage | undefined {
+export function localStorageOrNone (): Storage | undefined {
   try {
     return globalThis.localStorage
   } catch {

@@ -7,17 +7,9 @@
  * them on shows the current cue at once.
  */
 import Hls from 'hls.js'
+import { localStorageOrNone } from './audio-tracks.ts'
 
 export const CAPTIONS_KEY = 'hivecast:captions'
-
-/** localStorage, or undefined where a page may not use it (sandboxed embeds, privacy modes). */
-function localStorageOrNone (): Storage | undefined {
-  try {
-    return globalThis.localStorage
-  } catch {
-    return undefined
-  }
-}
 
 export class SubtitleTracks {
   readonly #storage: Storage | undefined
