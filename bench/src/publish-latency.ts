@@ -11,7 +11,7 @@ interface OriginStatus {
   recent: Array<{ rendition: string, seq: number, cid: string, size: number, finishedAt: number, publishedAt: number }>
 }
 interface RelayWindow {
-  renditions: Record<string, Array<{ envelope: { payload: string }, storedAt: number }>>
+  renditions: Record<string, Array<{ envelope: { payload: string }, storedAt: number | null }>>
 }
 
 export interface PublishLatencyResult {
@@ -60,6 +60,8 @@ export async function measurePublishLatency (options: { segments: number, relays
         for (const [rendition, entries] of Object.entries(window.renditions)) {
           for (const entry of entries) {
             const key = `${rendition}/${(JSON.parse(entry.envelope.payload) as { seq: number }).seq}`
+            // Listed before it is held: storedAt is null until the block is in the relay's store.
+            if (entry.storedAt === null) continue
             const times = stored.get(key) ?? []
             times[index] = entry.storedAt
             stored.set(key, times)

@@ -16,7 +16,13 @@ import { measurePeerShare } from './peer-share.ts'
 import { measurePlayerStartup } from './player-startup.ts'
 import { measurePublishLatency } from './publish-latency.ts'
 import { DEFAULT_SIMULATION, simulatePush } from './push-simulation/push-simulation.ts'
+import { summarize } from './stats.ts'
 import type { Summary } from './stats.ts'
+
+/** Slow relays' uplink in the simulation: one 256 KB block a second once, not to two children. */
+const SLOW_UPLINK_MBPS = 3
+/** Segments published before slow relays have made themselves leaves and said so. */
+const SLOW_SETTLE_SEGMENTS = 8
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } })
 if (values.help) {
@@ -41,6 +47,11 @@ const simKills = quick ? 1 : 4
 console.log(`push simulation: ${simRelays} relays in one process on a modelled network, then ${simKills} of them killed mid-run…`)
 const simulated = await simulatePush({ ...DEFAULT_SIMULATION, relays: simRelays, segments: simSegments, kills: 0 })
 const simulatedKills = await simulatePush({ ...DEFAULT_SIMULATION, relays: simRelays, segments: simSegments, kills: simKills })
+const simSlow = quick ? 2 : 10
+console.log(`push simulation: ${simRelays} relays, ${simSlow} of them with a ${SLOW_UPLINK_MBPS} Mbit/s uplink…`)
+const simulatedSlow = await simulatePush({ ...DEFAULT_SIMULATION, relays: simRelays, segments: quick ? simSegments : SLOW_SETTLE_SEGMENTS + 12, kills: 0, slowRelays: simSlow, slowUploadMbps: SLOW_UPLINK_MBPS })
+// Once the slow relays' leaf records are out; the quick run is too short to get there and reports every segment.
+const slowSettled = summarize(simulatedSlow.segments.slice(quick ? 0 : SLOW_SETTLE_SEGMENTS).map(s => s.lastRelayMs ?? Infinity))
 console.log('listing lag: 2 archiving relays, an interim recording every 5 s, a client polling their playlists…')
 const listing = await measureListingLag({ relays: 2, seconds: quick ? 15 : 90, recordingInterval: 5 })
 console.log('relay HTTP throughput vs nginx (wrk)…')
@@ -78,6 +89,7 @@ const table = [
   `| the same, relays fetching by turns | ${byTurns.originUploadPerStreamByte.toFixed(2)} | – | – | 1 |`,
   `| push simulation, ms: published -> held by the last of ${simulated.options.relays} relays (real relay code, modelled links ${DEFAULT_SIMULATION.delayMs.join('-')} ms, ${DEFAULT_SIMULATION.uploadMbps} Mbit/s, ${DEFAULT_SIMULATION.segmentBytes / 1024} KB segments; model bound ${simulated.boundMs.toFixed(0)} ms) | ${ms(simulated.lastRelayMs)} |`,
   `| the same, ${simulatedKills.killed.length} relay${simulatedKills.killed.length === 1 ? '' : 's'} killed after segment ${DEFAULT_SIMULATION.killAfterSegment} (${simulatedKills.missing} segments missing on live relays) | ${ms(simulatedKills.lastRelayMs)} |`,
+  `| the same, ${simulatedSlow.slow.length} relays with a ${SLOW_UPLINK_MBPS} Mbit/s uplink (${simulatedSlow.slowLeaves} became leaves), from segment ${quick ? 0 : SLOW_SETTLE_SEGMENTS}; bytes received / held worst ${simulatedSlow.receivedPerHeld.max.toFixed(2)}, origin ${simulatedSlow.originUploadPerStreamByte.toFixed(2)} per stream byte | ${ms(slowSettled)} |`,
   `| push simulation: bytes received / bytes held per relay (1 = no duplicates), no kills; with kills | ${simulated.receivedPerHeld.p50.toFixed(2)}, worst ${simulated.receivedPerHeld.max.toFixed(2)}; ${simulatedKills.receivedPerHeld.p50.toFixed(2)}, worst ${simulatedKills.receivedPerHeld.max.toFixed(2)} | – | – | ${simulated.receivedPerHeld.n} |`,
   `| push simulation: origin upload / stream bytes, no kills; with kills | ${simulated.originUploadPerStreamByte.toFixed(2)}; ${simulatedKills.originUploadPerStreamByte.toFixed(2)} | – | – | 1 |`,
   `| push simulation: links from the origin to the farthest relay; bitswap wants (fallbacks) with kills, peers per want | ${Math.max(...simulated.segments.map(s => s.maxHops))}; ${simulatedKills.wants}, ${simulatedKills.peersPerWant.toFixed(1)} | – | – | 1 |`,
@@ -105,7 +117,7 @@ const table = [
 ].join('\n')
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`
-const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, segmentPush: { pushed, byTurns }, pushSimulation: { simulated, simulatedKills }, listingLag: listing, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, captionDelay, peerShare, bundles, p2pChunk }
+const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, segmentPush: { pushed, byTurns }, pushSimulation: { simulated, simulatedKills, simulatedSlow }, listingLag: listing, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, captionDelay, peerShare, bundles, p2pChunk }
 await mkdir(new URL('../results/', import.meta.url), { recursive: true })
 await writeFile(new URL('../results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
 await writeFile(new URL('../results/latest.md', import.meta.url), `# Hivecast benchmarks\n\n${results.date}, ${machine}${quick ? ', quick run (numbers not meaningful)' : ''}\n\n${table}\n`)

@@ -3,7 +3,8 @@
  * process, each running the relay's real `SegmentPushes` and block fetcher and the origin's real
  * `SegmentPusher` (shared tree functions included), on a `SimulatedNetwork` whose LinkScheduler
  * injects per-link delay and per-node bandwidth. Gossip announcements are modelled as a delay per
- * relay and segment. Relays are killed during the run. Runs in real time: the code's own timers run.
+ * relay and segment, the directory as each relay's record every DIRECTORY_INTERVAL_MS. Relays are
+ * killed during the run, and some have a slow uplink. Runs in real time: the code's own timers run.
  *
  * Why not real libp2p nodes: idle ones cost only ~1.4 MiB each (20 measured), but loopback TCP
  * carries no per-link delay or bandwidth without root (tc/netem), dialling a full mesh of 20 failed
@@ -11,7 +12,7 @@
  * make the 2-core machine, not the protocol, decide the latencies. The push over real libp2p streams
  * is tested between real processes (test/segment-push.test.ts); this runs the same code on the seam.
  */
-import { rawCid, logger } from '@hivecast/shared'
+import { DIRECTORY_INTERVAL_MS, rawCid, logger } from '@hivecast/shared'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { PARENT_CHECK_MS, createBlockFetcher } from '../../../packages/relay/src/block-fetcher.ts'
@@ -42,6 +43,9 @@ export interface SimulationOptions {
   /** Each relay's upload and download, Mbit/s. */
   uploadMbps: number
   downloadMbps: number
+  /** Relays whose uplink is slow, and their upload, Mbit/s. */
+  slowRelays: number
+  slowUploadMbps: number
   /** How long a node takes to notice a killed peer is gone, ms: each pair a value in [min, max]. */
   detectMs: [number, number]
   /** When a relay hears of a segment after it is published (gossip), ms: per relay and segment. */
@@ -58,6 +62,8 @@ export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'relays' | 'segments' |
   delayMs: [5, 40],
   uploadMbps: 100,
   downloadMbps: 100,
+  slowRelays: 0,
+  slowUploadMbps: 2,
   detectMs: [0, 200],
   gossipMs: [10, 120],
   seed: 14
@@ -78,6 +84,9 @@ export interface SegmentReport {
 export interface SimulationResult {
   options: SimulationOptions
   killed: string[]
+  /** Relays with a slow uplink, and how many of them were leaves of the tree at the end. */
+  slow: string[]
+  slowLeaves: number
   segments: SegmentReport[]
   /** Over segments: published -> held by the last live relay, ms. */
   lastRelayMs: Summary
@@ -138,23 +147,30 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
   for (let i = 0; i <= options.relays; i++) ids.push(peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', seeded(32, rand))).toString())
   const [origin, ...relays] = ids as [string, ...string[]]
   const unit = (a: string, b: string): number => pairHash(a, b) / 0xffffffff
+  const slow = new Set(relays.slice(0, options.slowRelays))
   const links = new LinkScheduler({
     delayMs: (a, b) => between(options.delayMs, unit(a, b)),
-    uploadBytesPerSecond: () => options.uploadMbps * 1e6 / 8,
+    uploadBytesPerSecond: node => (slow.has(node) ? options.slowUploadMbps : options.uploadMbps) * 1e6 / 8,
     downloadBytesPerSecond: () => options.downloadMbps * 1e6 / 8,
     detectMs: (observer, dead) => between(options.detectMs, unit(observer + 'detect', dead))
   })
   const net = new SimulatedNetwork(links, origin)
   const log = logger('push-simulation', { level: 'warn' })
   const fetchers = new Map<string, { fetch: BlockFetcher, stop: AbortController }>()
+  // The directory: the relays whose last record said they are leaves. Each relay publishes every
+  // DIRECTORY_INTERVAL_MS, at its own moment; records reach every relay at once.
+  const leaves = new Set<string>()
+  const publishing: NodeJS.Timeout[] = []
   for (const self of relays) {
     const others = (): string[] => relays.filter(r => r !== self && links.connected(self, r))
     const network = net.relay(self, others)
-    const pushes = new SegmentPushes(network, { fanout: 2, log })
+    const publish = (): void => { if (pushes.leaf()) leaves.add(self); else leaves.delete(self) }
+    const pushes = new SegmentPushes(network, { fanout: 2, onLeaf: publish, log })
     await pushes.start()
+    publishing.push(setTimeout(() => { publishing.push(setInterval(publish, DIRECTORY_INTERVAL_MS)) }, rand() * DIRECTORY_INTERVAL_MS))
     // As relay.ts builds them: every relay on the origin with a live directory record is in the tree
     // (all of them here: a killed one's record outlives the run), providers are the connected ones.
-    const fetch = createBlockFetcher(network, () => ({ providers: others().map(simAddress), originLinked: relays }), pushes)
+    const fetch = createBlockFetcher(network, () => ({ providers: others().map(simAddress), originLinked: relays, leaves: pushes.leaf() ? new Set([...leaves, self]) : leaves }), pushes)
     fetchers.set(self, { fetch, stop: new AbortController() })
   }
   const pusher = new SegmentPusher(net.originNetwork(() => relays.filter(r => links.connected(origin, r))), { fanout: 1, log: log.debug })
@@ -190,6 +206,7 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
     await new Promise(resolve => setTimeout(resolve, Math.max(0, at + options.segmentMs - Date.now())))
   }
   await Promise.all(fetches)
+  for (const timer of publishing) clearTimeout(timer)
 
   const live = relays.filter(r => links.alive(r))
   const segments: SegmentReport[] = published.map(({ cid, at }, seq) => {
@@ -213,6 +230,8 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
   return {
     options,
     killed,
+    slow: [...slow],
+    slowLeaves: [...slow].filter(r => leaves.has(r)).length,
     segments,
     lastRelayMs: summarize(complete.length === 0 ? [Infinity] : complete),
     receivedPerHeld: summarize(receivedPerHeld),

@@ -12,7 +12,7 @@ import { LinkDown } from './link-scheduler.ts'
 import type { LinkScheduler } from './link-scheduler.ts'
 import type { PushNetwork } from '../../../packages/relay/src/push-network.ts'
 import type { OriginPushNetwork } from '../../../packages/origin/src/segment-pusher.ts'
-import type { PushDecision, PushTransport } from '@hivecast/shared/node'
+import type { PushDecision, PushOutcome, PushTransport } from '@hivecast/shared/node'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 
@@ -39,7 +39,7 @@ export interface Holding {
 export class SimulatedNetwork {
   readonly links: LinkScheduler
   readonly origin: string
-  readonly #handlers = new Map<string, PushDecision>()
+  readonly #handlers = new Map<string, { decide: PushDecision, leaf: () => boolean }>()
   readonly #blocks = new Map<string, Map<string, Uint8Array>>()
   readonly holdings = new Map<string, Map<string, Holding>>()
   readonly counts = new Map<string, NodeCounts>()
@@ -101,11 +101,12 @@ export class SimulatedNetwork {
     return {
       push: async (peer, cid, bytes, { signal, beforeSend }) => {
         await this.links.send(self, peer, CONTROL_BYTES, signal)
-        const decide = this.#handlers.get(peer)
-        if (decide === undefined || !this.links.alive(peer)) throw new LinkDown(self, peer)
-        const receiver = await decide({ cid, size: bytes.length }, self)
+        const handler = this.#handlers.get(peer)
+        if (handler === undefined || !this.links.alive(peer)) throw new LinkDown(self, peer)
+        const receiver = await handler.decide({ cid, size: bytes.length }, self)
+        const outcome: PushOutcome = receiver === undefined ? 'declined' : handler.leaf() ? 'taken-by-leaf' : 'taken'
         await this.links.send(peer, self, CONTROL_BYTES, signal)
-        if (receiver === undefined) return false
+        if (receiver === undefined) return outcome
         try {
           await beforeSend?.()
           const hops = this.#hops(self, cid) + 1
@@ -117,13 +118,13 @@ export class SimulatedNetwork {
           } finally {
             this.#arriving.delete(arriving)
           }
-          return true
+          return outcome
         } catch (err) {
           receiver.abandon()
           throw err
         }
       },
-      serve: async decide => { this.#handlers.set(self, decide) }
+      serve: async (decide, leaf) => { this.#handlers.set(self, { decide, leaf }) }
     }
   }
 

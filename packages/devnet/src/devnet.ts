@@ -54,6 +54,8 @@ export interface DevnetOptions {
    * it numbers its segments after the primary's.
    */
   standby?: boolean
+  /** Further command-line options of each relay, by index (e.g. one relay's `--max-upload`). */
+  relayArgs?: ReadonlyArray<readonly string[] | undefined>
   /** The segment push between origin and relays; false: `--push-fanout 0` everywhere (relays fetch). Default on. */
   push?: boolean
   /** A STUN/TURN server every relay hands its viewers (`--ice-server`, `--turn-secret-file`). */
@@ -176,6 +178,7 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
     if (standby !== undefined) args.push('--origin', standby.multiaddr)
     if (options.push === false) args.push('--push-fanout', '0')
     if (options.turn !== undefined) args.push('--ice-server', options.turn.stunUrl, '--ice-server', options.turn.turnUrl, '--turn-secret-file', options.turn.secretFile)
+    args.push(...options.relayArgs?.[index] ?? [])
     const url = `http://${host}:${http}`
     const process = await startService({ name: `relay-${index + 1}`, script: RELAY_CLI, args, ready: relayStatus(url), log: options.log })
     started.push(process)

@@ -28,6 +28,12 @@ const MAX_SLOT_MS = 1_500
 const SLOT_WEIGHT = 0.3
 /** How long relay peers get to hand over the block, per try. */
 const PEERS_TIMEOUT_MS = 1_000
+/**
+ * Relay peers asked per try, the next ones on each try: every peer that holds the block sends it, so
+ * a want to all of 50 relays brought ~25 copies at once, filled the relay's downlink and made the next
+ * segment late everywhere (seen in the simulation with slow relays).
+ */
+const PEERS_PER_TRY = 3
 /** How long a relay whose turn is not first keeps asking relay peers before it asks the origin. */
 const PEERS_BUDGET_MS = 2_500
 /** How long one bitswap want may go unanswered before it is asked again. */
@@ -50,6 +56,8 @@ export interface RelayPeers {
   providers: Multiaddr[]
   /** Peer ids of the relays linked to the origin, this one included when it is. */
   originLinked: string[]
+  /** Those of them that pass no blocks on (leaves of the push tree), this one included when it is. */
+  leaves: ReadonlySet<string>
 }
 
 /** Waits `ms`, or less when `signal` aborts (never throws: the caller checks the signal). */
@@ -58,9 +66,9 @@ async function wait (ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** This relay's turn for `cid` among the origin-linked relays: 0 goes to the origin first. */
-export function rank (cid: string, self: string, originLinked: readonly string[]): number {
+export function rank (cid: string, self: string, { originLinked, leaves }: Omit<RelayPeers, 'providers'>): number {
   if (!originLinked.includes(self)) return 0
-  return pushOrder(cid, originLinked).indexOf(self)
+  return pushOrder(cid, originLinked, leaves).indexOf(self)
 }
 
 /**
@@ -81,12 +89,15 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
       const turnWait = waited ? 0 : turn * slot
       const deadline = Date.now() + turnWait + PEERS_BUDGET_MS
       await wait(turnWait, signal)
-      while (!signal.aborted && Date.now() < deadline) {
+      // Each relay starts at its own place in the list: the list is in the same order everywhere.
+      for (let tried = Math.floor(Math.random() * 1024); !signal.aborted && Date.now() < deadline; tried += PEERS_PER_TRY) {
         const { providers } = relayPeers()
         if (providers.length === 0) break
+        const first = tried % providers.length
+        const asked = [...providers, ...providers].slice(first, first + Math.min(PEERS_PER_TRY, providers.length))
         try {
           const timeout = AbortSignal.timeout(Math.min(PEERS_TIMEOUT_MS, Math.max(1, deadline - Date.now())))
-          return await net.getBlock(cid, { signal: AbortSignal.any([signal, timeout]), providers })
+          return await net.getBlock(cid, { signal: AbortSignal.any([signal, timeout]), providers: asked })
         } catch {
           // The relay whose turn came first is still fetching (or gone): give it another slot.
           await wait(slot, signal)
@@ -107,16 +118,17 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
     }
   }
   const fetchOnce = async (cid: CID, signal: AbortSignal): Promise<Uint8Array> => {
-    const { originLinked } = relayPeers()
-    const turn = rank(cid.toString(), self, originLinked)
+    const tree = relayPeers()
+    const turn = rank(cid.toString(), self, tree)
     if (pushes === undefined) return await byTurn(cid, turn, false, signal)
     const push = pushes.expect(cid)
     try {
-      const inTree = originLinked.includes(self)
-      const pushed = inTree ? await fromTree(cid, push, originLinked, turn, signal) : undefined
+      const inTree = tree.originLinked.includes(self)
+      const pushed = inTree ? await fromTree(cid, push, pushOrder(cid.toString(), tree.originLinked, tree.leaves), turn, signal) : undefined
       // A relay in the tree skips its turn's slot: it waited for an offer instead, or its parent is gone.
       const bytes = pushed ?? await raceFetch(push.block, async fetchSignal => await byTurn(cid, turn, inTree, fetchSignal), signal)
-      pushes.forward(cid, bytes, self, relayPeers().originLinked)
+      const now = relayPeers()
+      pushes.forward(cid, bytes, self, now.originLinked, now.leaves)
       return bytes
     } finally {
       push.release()
@@ -130,8 +142,7 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
    * holds the block once it has passed it on. Undefined when none of that worked: the caller falls
    * back to taking turns.
    */
-  const fromTree = async (cid: CID, push: PushWait, originLinked: readonly string[], turn: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
-    const order = pushOrder(cid.toString(), originLinked)
+  const fromTree = async (cid: CID, push: PushWait, order: readonly string[], turn: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
     const live = (relay: string): boolean => relay === self || net.connected(relay)
     const deadline = Date.now() + livePushDepth(order, turn, live) * PUSH_HOP_MS
     for (;;) {

@@ -70,6 +70,11 @@ export class Directory {
     this.#timer.unref()
   }
 
+  /** Publishes this relay's record now, between the regular ones (something others must know changed). */
+  async republish (): Promise<void> {
+    await this.#announce(false)
+  }
+
   /** Publishes the final `leaving` record and stops announcing. */
   async leave (): Promise<void> {
     clearInterval(this.#timer)

@@ -140,22 +140,26 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
   const pushes = new SegmentPushes(node, {
     fanout: options.pushFanout ?? RELAY_DEFAULTS.pushFanout,
     ...uploadThrottle === undefined ? {} : { throttle: uploadThrottle },
+    // The others stop waiting on this relay as soon as its record says it passes nothing on.
+    onLeaf: () => { void directory.republish() },
     log: log.child('segment-push')
   })
   const fetchBlock = countReceived(createBlockFetcher(node, () => {
     const providers: Multiaddr[] = []
     const linked = originLinked() ? [identity.id] : []
+    const leaves = new Set(pushes.leaf() ? [identity.id] : [])
     for (const { record } of directory.list()) {
       if (record.peerId === identity.id || !record.rooms.some(room => followers.has(room))) continue
       // A linked relay keeps its place in the push tree while its record lives, connected or not: the
       // tree skips it, so one relay going down changes nothing for relays away from it.
       if (record.origin === true && proved(record.peerId)) linked.push(record.peerId)
+      if (record.forwards === false) leaves.add(record.peerId)
       const connection = node.libp2p.getConnections().find(c => c.remotePeer.toString() === record.peerId)
       if (connection === undefined) continue
       const address = connection.remoteAddr
       providers.push(address.getComponents().some(c => c.name === 'p2p') ? address : address.encapsulate(`/p2p/${record.peerId}`))
     }
-    return { providers, originLinked: linked }
+    return { providers, originLinked: linked, leaves }
   }, pushes))
 
   const multiaddrs = (): string[] => node.libp2p.getMultiaddrs().map(String)
@@ -179,7 +183,9 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
       load: load(),
       origin: originLinked(),
       // Viewer tokens seen here, over the rooms (the room-wide count is in /status, not summed from these).
-      viewers: [...followers.keys()].reduce((n, slug) => n + viewerTokens.hashes(slug).length, 0)
+      viewers: [...followers.keys()].reduce((n, slug) => n + viewerTokens.hashes(slug).length, 0),
+      // Said only when true: older relays' strict record schema refuses fields they do not know.
+      ...pushes.leaf() ? { forwards: false } : {}
     }),
     // A relay of one of our rooms is worth a connection: bitswap fetches from whoever holds a block.
     onRecord: record => {

@@ -7,6 +7,12 @@
  * OFFER_WAIT_MS: the origin's offer can overtake its own gossip announcement), one sender at a time.
  * A peer that sends bytes which do not match the CID is refused for BAN_MS and counted: it is dropped
  * from this relay's tree, and the fetch falls back to asking peers.
+ *
+ * A relay whose uplink cannot keep up becomes a leaf of the tree for LEAF_HOLD_MS: when SLOW_PUSHES
+ * of its last RECENT_PUSHES pushes took longer than `slowPushMs` (its --max-upload budget ran dry, or
+ * its link is slow), it stops passing blocks on and says so (in its directory record and in its
+ * answers to offers), and every node puts it at the end of the order, where the tree has no
+ * children. Then it tries again. A slow child can make one push slow too, rarely several.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { verifyRawBlock } from '@hivecast/shared'
@@ -14,7 +20,7 @@ import { PUSH_TIMEOUT_MS, RELAY_PUSH_FANOUT, livePushChildren, pushOrder } from 
 import { pushNetwork } from './push-network.ts'
 import type { PushNetwork } from './push-network.ts'
 import type { Logger } from '@hivecast/shared'
-import type { P2PNode, PushOffer, PushReceiver } from '@hivecast/shared/node'
+import type { P2PNode, PushOffer, PushOutcome, PushReceiver } from '@hivecast/shared/node'
 import type { CID } from 'multiformats/cid'
 import type { UploadThrottle } from './upload-throttle.ts'
 
@@ -24,6 +30,20 @@ const OFFER_WAIT_MS = 500
 const BAN_MS = 10 * 60_000
 /** Forwarded offers in flight at most: a stalled child must not pile up copies of blocks in memory. */
 const MAX_FORWARDS_IN_FLIGHT = 16
+/** Slow pushes among the last RECENT_PUSHES that make this relay a leaf. */
+const SLOW_PUSHES = 2
+const RECENT_PUSHES = 4
+/** How long a relay whose pushes were slow stays a leaf before it passes blocks on again. */
+export const LEAF_HOLD_MS = 60_000
+/** The upload a relay must sustain per push to pass blocks on: 8 Mbit/s, a 1080p ladder twice over. */
+const MIN_PUSH_BYTES_PER_SECOND = 1_000_000
+/** What any push may take on top of its bytes at that rate (an answer, a busy moment). */
+const PUSH_SLACK_MS = 250
+
+/** Longest a push of `bytes` may take, from the child's "send it" to the end, before it counts as slow. */
+export function slowPushMs (bytes: number): number {
+  return PUSH_SLACK_MS + bytes / MIN_PUSH_BYTES_PER_SECOND * 1000
+}
 
 export interface PushCounts {
   /** Offers taken and verified. */
@@ -37,6 +57,9 @@ export interface PushCounts {
   sent: number
   /** Offers to a child that could not be reached: its children were offered the block instead. */
   unreachable: number
+  /** Pushes slower than `slowPushMs`, and how often they made this relay a leaf. */
+  slow: number
+  demoted: number
 }
 
 /** A fetch waiting for an offered block. */
@@ -72,23 +95,36 @@ export class SegmentPushes {
   /** Children offered a block per verified block: 0 takes part in the tree only as a leaf. */
   readonly #fanout: number
   readonly #throttle: UploadThrottle | undefined
+  readonly #onLeaf: () => void
   readonly #waiting = new Map<string, Waiting>()
   /** Offers that came before the fetch: resolved when `expect` is called for their CID. */
   readonly #early = new Map<string, Array<() => void>>()
   readonly #banned = new Map<string, number>()
   #forwarding = 0
-  readonly counts: PushCounts = { received: 0, declined: 0, rejected: 0, offered: 0, sent: 0, unreachable: 0 }
+  /** Whether each of the last RECENT_PUSHES pushes was slow, and until when this relay is a leaf. */
+  #recent: boolean[] = []
+  #leafUntil = 0
+  readonly counts: PushCounts = { received: 0, declined: 0, rejected: 0, offered: 0, sent: 0, unreachable: 0, slow: 0, demoted: 0 }
 
-  /** `throttle`: the relay's upload budget (--max-upload), shared with HTTP responses. */
-  constructor (network: P2PNode | PushNetwork, options: { fanout: number, throttle?: UploadThrottle, log: Logger }) {
+  /**
+   * `throttle`: the relay's upload budget (--max-upload), shared with HTTP responses; `onLeaf`: called
+   * when slow pushes made this relay a leaf (to tell the others at once, not at the next record).
+   */
+  constructor (network: P2PNode | PushNetwork, options: { fanout: number, throttle?: UploadThrottle, onLeaf?: () => void, log: Logger }) {
     this.#net = pushNetwork(network)
     this.#fanout = options.fanout
     this.#throttle = options.throttle
+    this.#onLeaf = options.onLeaf ?? (() => {})
     this.#log = options.log
   }
 
   async start (): Promise<void> {
-    await this.#net.transport.serve(async (offer, from) => await this.#decide(offer, from))
+    await this.#net.transport.serve(async (offer, from) => await this.#decide(offer, from), () => this.leaf())
+  }
+
+  /** True while this relay passes no blocks on: set so (--push-fanout 0), or its pushes were slow. */
+  leaf (now = Date.now()): boolean {
+    return this.#fanout === 0 || now < this.#leafUntil
   }
 
   /** A fetch of `cid` starts: offers for it are taken until `release`. */
@@ -124,14 +160,15 @@ export class SegmentPushes {
 
   /**
    * Offers a verified block to this relay's children for `cid` among `linked` (the relays linked to
-   * the origin, this one included), skipping relays it holds no connection to: their children are
-   * offered the block instead (`livePushChildren`). A child that cannot be reached is treated the same
-   * way, so a relay that died after this one last looked costs its subtree one failed offer, not a
-   * fallback. Fire and forget: a child that declines fetches the block itself.
+   * the origin, this one included; `leaves` among them pass nothing on), skipping relays it holds no
+   * connection to: their children are offered the block instead (`livePushChildren`). A child that
+   * cannot be reached is treated the same way, so a relay that died after this one last looked costs
+   * its subtree one failed offer, not a fallback. Fire and forget: a child that declines fetches the
+   * block itself.
    */
-  forward (cid: CID, bytes: Uint8Array, self: string, linked: readonly string[]): void {
-    if (this.#fanout === 0 || !linked.includes(self)) return
-    const order = pushOrder(cid.toString(), linked)
+  forward (cid: CID, bytes: Uint8Array, self: string, linked: readonly string[], leaves: ReadonlySet<string>): void {
+    if (this.leaf() || !linked.includes(self)) return
+    const order = pushOrder(cid.toString(), linked, leaves)
     const live = (relay: string): boolean => relay === self || this.#net.connected(relay)
     // A fan-out below the tree's leaves the later children to fetch; adopted grandchildren of a dead
     // child come on top of the tree's fan-out (the upload throttle still bounds the bytes).
@@ -145,7 +182,7 @@ export class SegmentPushes {
       this.#forwarding++
       this.counts.offered++
       this.#offer(child, cid, bytes)
-        .then(taken => { if (taken) this.counts.sent++ })
+        .then(outcome => { if (outcome !== 'declined') this.counts.sent++ })
         .catch((err: Error) => {
           this.#log.debug(`offering ${cid.toString()} to ${child} failed (offering it to its children): ${err.message}`)
           this.counts.unreachable++
@@ -155,12 +192,36 @@ export class SegmentPushes {
     }
   }
 
-  async #offer (child: string, cid: CID, bytes: Uint8Array): Promise<boolean> {
+  /** Offers the block to `child`; a push it took is timed from its "send it" (upload budget included). */
+  async #offer (child: string, cid: CID, bytes: Uint8Array): Promise<PushOutcome> {
     const throttle = this.#throttle
-    return await this.#net.transport.push(child, cid, bytes, {
+    let sending = 0
+    const outcome = await this.#net.transport.push(child, cid, bytes, {
       signal: AbortSignal.timeout(PUSH_TIMEOUT_MS),
-      ...throttle === undefined ? {} : { beforeSend: async () => { await throttle.take(bytes.length) } }
+      beforeSend: async () => {
+        sending = Date.now()
+        await throttle?.take(bytes.length)
+      }
+    }).catch((err: Error) => {
+      // Bytes that did not get through in time are a slow push too; an offer nobody answered is not.
+      if (sending > 0) this.#timed(PUSH_TIMEOUT_MS, bytes.length)
+      throw err
     })
+    if (outcome !== 'declined') this.#timed(Date.now() - sending, bytes.length)
+    return outcome
+  }
+
+  #timed (ms: number, bytes: number): void {
+    const slow = ms > slowPushMs(bytes)
+    this.#recent = [...this.#recent.slice(1 - RECENT_PUSHES), slow]
+    if (!slow) return
+    this.counts.slow++
+    if (this.#recent.filter(Boolean).length < SLOW_PUSHES || this.leaf()) return
+    this.#recent = []
+    this.#leafUntil = Date.now() + LEAF_HOLD_MS
+    this.counts.demoted++
+    this.#log.warn(`passing segments on is too slow (${SLOW_PUSHES} of the last ${RECENT_PUSHES} pushes took over ${Math.round(slowPushMs(bytes))} ms, the last ${ms} ms for ${bytes} bytes): this relay is a leaf of the push tree for ${LEAF_HOLD_MS / 1000} s`)
+    this.#onLeaf()
   }
 
   async #decide (offer: PushOffer, sender: string): Promise<PushReceiver | undefined> {

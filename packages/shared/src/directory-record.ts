@@ -26,6 +26,11 @@ const directoryRecordSchema = v.strictObject({
   load: v.strictObject({ requestsPerSecond: count, bytesPerSecond: count }),
   /** True when the relay is connected to a room's origin (it may take segments from the origin). */
   origin: v.optional(v.boolean()),
+  /**
+   * False while the relay passes no segments on to other relays (a leaf of the segment push tree: set
+   * so, or its uplink is too slow); absent means it does.
+   */
+  forwards: v.optional(v.boolean()),
   /** Viewer tokens this relay saw lately, over its rooms; a sum over relays counts a viewer per relay it asked. */
   viewers: v.optional(count),
   /** ms since the Unix epoch, from the relay's clock. */

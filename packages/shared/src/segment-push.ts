@@ -10,10 +10,15 @@
  * CID to CID, so no relay's upload carries the whole room. Nodes whose views differ only offer a block
  * twice (answered "have") or not at all (the relay falls back to fetching it).
  *
+ * A relay whose uplink cannot carry the tree's fan-out (its pushes are slow, or it is set to pass
+ * nothing on) is a leaf: `pushOrder` puts leaves after every other relay, where the tree has no
+ * children, so no one waits on a slow relay. Relays learn who is a leaf from the signed directory
+ * (`forwards: false`); the origin learns it from the answer to its offer.
+ *
  * On the wire: the sender writes a length-prefixed JSON offer `{"cid","size"}`; the receiver answers
- * one byte, 1 (send it) or 0 (held, not wanted, or not from you); on 1 the sender writes the block as
- * one length-prefixed message and closes. The receiver checks the block against its CID before it
- * stores or forwards a byte.
+ * one byte, 1 (send it), 2 (send it; I am a leaf) or 0 (held, not wanted, or not from you); on 1 or 2
+ * the sender writes the block as one length-prefixed message and closes. The receiver checks the
+ * block against its CID before it stores or forwards a byte.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
@@ -31,8 +36,12 @@ export const RELAY_PUSH_FANOUT = 2
 export const PUSH_TIMEOUT_MS = 5_000
 
 const OFFER_MAX_BYTES = 256
-const WANT = 1
 const NO = 0
+const WANT = 1
+const WANT_AS_LEAF = 2
+
+/** How an offer ended: the block sent (to a relay that passes it on, or to a leaf), or declined. */
+export type PushOutcome = 'taken' | 'taken-by-leaf' | 'declined'
 
 export interface PushOffer {
   cid: CID
@@ -46,12 +55,17 @@ function hash (text: string): number {
   return h
 }
 
-/** The relays linked to the origin in their order for `cid`: position 0 takes it from the origin first. */
-export function pushOrder (cid: string, relays: readonly string[]): string[] {
+const NO_LEAVES: ReadonlySet<string> = new Set()
+
+/**
+ * The relays linked to the origin in their order for `cid`: position 0 takes it from the origin first.
+ * `leaves` come last, so they sit where the tree has no children (as long as they are fewer than half).
+ */
+export function pushOrder (cid: string, relays: readonly string[], leaves: ReadonlySet<string> = NO_LEAVES): string[] {
   // Each relay's hash once, not per comparison: with 200 relays the sort dominated a relay's CPU.
   return [...new Set(relays)]
-    .map(relay => ({ relay, key: hash(cid + relay) }))
-    .sort((a, b) => a.key - b.key || a.relay.localeCompare(b.relay))
+    .map(relay => ({ relay, leaf: leaves.has(relay) ? 1 : 0, key: hash(cid + relay) }))
+    .sort((a, b) => a.leaf - b.leaf || a.key - b.key || a.relay.localeCompare(b.relay))
     .map(({ relay }) => relay)
 }
 
@@ -124,39 +138,39 @@ export function livePushDepth (order: readonly string[], position: number, live:
  * network in the many-relay simulation (bench/src/push-simulation).
  */
 export interface PushTransport {
-  /** As `pushBlock`: true when the peer took the block, false when it declined; throws when unreachable. */
-  push: (peer: string, cid: CID, bytes: Uint8Array, options: { signal: AbortSignal, beforeSend?: () => Promise<void> }) => Promise<boolean>
-  /** Answers offers with `decide`, as `servePushes`. */
-  serve: (decide: PushDecision) => Promise<void>
+  /** As `pushBlock`: how the offer ended; throws when the peer is unreachable. */
+  push: (peer: string, cid: CID, bytes: Uint8Array, options: { signal: AbortSignal, beforeSend?: () => Promise<void> }) => Promise<PushOutcome>
+  /** Answers offers with `decide`, as `servePushes`; `leaf` says whether this node passes blocks on. */
+  serve: (decide: PushDecision, leaf: () => boolean) => Promise<void>
 }
 
 export function libp2pPushTransport (node: P2PNode): PushTransport {
   return {
     push: async (peer, cid, bytes, options) => await pushBlock(node, peerIdFromString(peer), cid, bytes, options),
-    serve: async decide => { await servePushes(node, decide) }
+    serve: async (decide, leaf) => { await servePushes(node, decide, leaf) }
   }
 }
 
 /**
- * Offers `bytes` (the block `cid` names) to `peer`. Resolves true when the peer took it, false when it
- * answered that it does not want it; throws when the peer cannot be reached or the offer times out.
- * `beforeSend` runs once the peer wants the bytes (an upload budget to wait for).
+ * Offers `bytes` (the block `cid` names) to `peer`. Resolves with how the offer ended; throws when the
+ * peer cannot be reached or the offer times out. `beforeSend` runs once the peer wants the bytes (an
+ * upload budget to wait for).
  */
-export async function pushBlock (node: P2PNode, peer: PeerId, cid: CID, bytes: Uint8Array, options: { signal: AbortSignal, beforeSend?: () => Promise<void> }): Promise<boolean> {
+export async function pushBlock (node: P2PNode, peer: PeerId, cid: CID, bytes: Uint8Array, options: { signal: AbortSignal, beforeSend?: () => Promise<void> }): Promise<PushOutcome> {
   const { signal } = options
   const stream = await node.libp2p.dialProtocol(peer, SEGMENT_PUSH_PROTOCOL, { signal })
   try {
     const lp = lpStream(stream, { maxDataLength: 1 })
     await lp.write(new TextEncoder().encode(JSON.stringify({ cid: cid.toString(), size: bytes.length })), { signal })
-    const answer = (await lp.read({ signal })).subarray()
-    if (answer[0] !== WANT) {
+    const answer = (await lp.read({ signal })).subarray()[0]
+    if (answer !== WANT && answer !== WANT_AS_LEAF) {
       await stream.close({ signal })
-      return false
+      return 'declined'
     }
     await options.beforeSend?.()
     await lp.write(bytes, { signal })
     await stream.close({ signal })
-    return true
+    return answer === WANT ? 'taken' : 'taken-by-leaf'
   } catch (err) {
     stream.abort(err as Error)
     throw err
@@ -174,8 +188,11 @@ export interface PushReceiver {
 /** What a receiver does with an offer: `undefined` declines it. */
 export type PushDecision = (offer: PushOffer, from: string) => Promise<PushReceiver | undefined>
 
-/** Answers offers with `decide`. A malformed offer, or a block over MAX_RAW_BLOCK, ends the stream. */
-export async function servePushes (node: P2PNode, decide: PushDecision): Promise<void> {
+/**
+ * Answers offers with `decide`, saying so when this node is a `leaf`. A malformed offer, or a block
+ * over MAX_RAW_BLOCK, ends the stream.
+ */
+export async function servePushes (node: P2PNode, decide: PushDecision, leaf: () => boolean = () => false): Promise<void> {
   await node.libp2p.handle(SEGMENT_PUSH_PROTOCOL, async (stream: Stream, connection) => {
     const signal = AbortSignal.timeout(PUSH_TIMEOUT_MS)
     const lp = lpStream(stream, { maxDataLength: OFFER_MAX_BYTES })
@@ -183,7 +200,7 @@ export async function servePushes (node: P2PNode, decide: PushDecision): Promise
       const offer = parseOffer((await lp.read({ signal })).subarray())
       if (offer === undefined) throw new Error('malformed push offer')
       const receiver = await decide(offer, connection.remotePeer.toString())
-      await lp.write(Uint8Array.of(receiver === undefined ? NO : WANT), { signal })
+      await lp.write(Uint8Array.of(receiver === undefined ? NO : leaf() ? WANT_AS_LEAF : WANT), { signal })
       if (receiver === undefined) {
         await stream.close({ signal })
         return
