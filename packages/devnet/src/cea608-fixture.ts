@@ -68,19 +68,9 @@ export function captionSei (pairs: readonly Pair[]): Uint8Array {
   if (pairs.length > 31) throw new Error('cc_count has 5 bits: at most 31 pairs in one SEI')
   const payload = [0xb5, 0x00, 0x31, 0x47, 0x41, 0x39, 0x34, 0x03, 0xc0 | pairs.length, 0xff,
     ...pairs.flatMap(([a, b]) => [0xfc, a, b]), 0xff]
-  const rbsp = [4, payload.length, ...payload, 0x80]
-  // Emulation prevention: no 00 00 0x (x <= 3) inside a NAL unit.
-  const escaped: number[] = []
-  let zeros = 0
-  for (const byte of rbsp) {
-    if (zeros >= 2 && byte <= 3) {
-      escaped.push(3)
-      zeros = 0
-    }
-    escaped.push(byte)
-    zeros = byte === 0 ? zeros + 1 : 0
-  }
-  return Uint8Array.from([0, 0, 0, 1, 0x06, ...escaped])
+  // No emulation prevention byte is ever needed: every pair follows a 0xFC marker and the payload
+  // ends 0xFF 0x80, so no 00 00 is followed by a byte of 3 or less.
+  return Uint8Array.from([0, 0, 0, 1, 0x06, 4, payload.length, ...payload, 0x80])
 }
 
 /**
