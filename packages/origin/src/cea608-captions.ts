@@ -50,7 +50,7 @@ export class Cea608Screen {
   #column = 0
   /** Text after a control code of the other channel (CC2) is not ours. */
   #ours = true
-  /** The last control pair: control codes are sent twice, and the repeat is ignored. */
+  /** The last control pair: control codes are sent twice, and the repeat is ignored. Characters end it. */
   #lastControl: number | undefined
 
   reset (): void {
@@ -76,10 +76,9 @@ export class Cea608Screen {
       // A control code with a parity error is dropped whole.
       if (!oddParity(first) || !oddParity(second)) return true
       const code = (a << 8) | b
-      if (code === this.#lastControl) {
-        this.#lastControl = undefined
-        return true
-      }
+      // Repeats are ignored until something else comes (as ffmpeg's decoder does): a frame that an
+      // encoder duplicated repeats its pair, and a third EOC must not swap the caption away again.
+      if (code === this.#lastControl) return true
       this.#lastControl = code
       this.#ours = (a & 0x08) === 0
       if (this.#ours) this.#control(a & 0xf7, b)

@@ -43,6 +43,9 @@ test('pop-on: loaded off screen, shown at EOC (sent twice, taken once), erased a
   assert.equal(screen.text(), 'Second')
   feed(screen, erasePairs())
   assert.equal(screen.text(), '')
+  // A frame the encoder duplicated (ffmpeg's constant frame rate) repeats its EOC once more.
+  feed(screen, [...loadPairs('Third'), ...showPairs(), ...showPairs()])
+  assert.equal(screen.text(), 'Third')
 })
 
 test('roll-up keeps its rows, paint-on writes on screen; the other channel, special and extended characters, parity', () => {
