@@ -95,6 +95,8 @@ test('an input file with CEA-608 captions: ffmpeg reads them; re-encoded and cut
   await mkdir(track.dir, { recursive: true })
   const base = 1_765_000_000_000
   let pdt = base
+  // A typed line waiting for a later segment does not hold back the input's captions queued after it.
+  track.add('Typed for later', base + 60_000)
   const started = performance.now()
   for (const s of segments) {
     await track.follow({ rendition: '360p', seq: s.index, cid: 'x', size: s.bytes.length, duration: s.duration, pdt, finishedAt: pdt, publishedAt: pdt, slate: false, discontinuity: s.index === 0, end: false }, s.bytes)
