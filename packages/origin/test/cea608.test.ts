@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { captionSei, erasePairs, insertSei, loadPairs, showPairs, withOddParity, writeCea608Fixture } from '@hivecast/devnet/cea608-fixture'
 import { captionPairs } from '../src/a53-captions.ts'
-import { CaptionTrack, parseCaptionLanguage } from '../src/caption-track.ts'
+import { CaptionTrack, escapeCueText, parseCaptionLanguage } from '../src/caption-track.ts'
 import { Cea608Screen } from '../src/cea608-captions.ts'
 import type { FinishedSegment } from '../src/playlist-watcher.ts'
 
@@ -72,8 +72,9 @@ test('the fixture puts its SEI before the first slice of the frame', () => {
 
 test('an input file with CEA-608 captions: ffmpeg reads them; re-encoded and cut as the ladder does, the caption track writes them at their time', async () => {
   const file = join(dir, 'cea608.ts')
-  const captions = [{ text: 'HELLO FROM CEA-608', from: 1.6, to: 3.4 }, { text: 'Second line.', from: 4.2, to: 5.6 }]
-  await writeCea608Fixture({ file, seconds: 7, captions })
+  // The third is markup in the input: escaped in the WebVTT like a typed line.
+  const captions = [{ text: 'HELLO FROM CEA-608', from: 1.6, to: 3.4 }, { text: 'Second line.', from: 4.2, to: 5.6 }, { text: '<b>bold</b> & -->', from: 6.4, to: 7.2 }]
+  await writeCea608Fixture({ file, seconds: 8, captions })
   // ffmpeg's own decoder (lavfi's subcc output, ccaption_dec) reads the fixture's captions.
   const own = await execa('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'lavfi', '-i', `movie=filename=${file}[out0+subcc]`, '-map', '0:1', '-f', 'webvtt', '-'])
   assert.match(String(own.stdout), /HELLO FROM CEA-608/)
@@ -118,11 +119,20 @@ test('an input file with CEA-608 captions: ffmpeg reads them; re-encoded and cut
       else spans.push({ text: m[3]!, from, to })
     }
   }
-  assert.deepEqual(spans.map(s => s.text), captions.map(c => c.text), JSON.stringify(spans))
+  assert.deepEqual(spans.map(s => s.text), captions.map(c => escapeCueText(c.text)), JSON.stringify(spans))
+  assert.equal(spans[2]!.text, '&lt;b&gt;bold&lt;/b&gt; &amp; --&gt;')
   spans.forEach((s, i) => {
     assert.ok(Math.abs(s.from - captions[i]!.from) <= 0.05 && Math.abs(s.to - captions[i]!.to) <= 0.05, `"${s.text}" shown ${s.from.toFixed(3)}-${s.to.toFixed(3)} s, sent for ${captions[i]!.from}-${captions[i]!.to} s`)
   })
   assert.equal(track.fromInput >= captions.length, true)
+
+  // Damaged or cut segment bytes (the input is not trusted to be well formed): read without a throw.
+  const sample = segments[2]!.bytes
+  for (let i = 0; i < 50; i++) {
+    const damaged = new Uint8Array(sample)
+    for (let k = 0; k < 100; k++) damaged[(k * 7919 + i * 104_729) % damaged.length] = (k * 31 + i) & 0xff
+    captionPairs(damaged.subarray(0, Math.floor(damaged.length * i / 50)))
+  }
 })
 
 /** `hh:mm:ss.ttt` in seconds. */
