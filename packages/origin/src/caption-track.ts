@@ -5,13 +5,15 @@
  * (the reference segment's first PTS): the cue times are the MPEG-TS clock itself in seconds, so
  * hls.js, ffmpeg and Safari place them alike. Cues come from the live captioner (`add`, text typed by a
  * person, captioner.ts) and, with the test pattern, from the clock: one cue a second with the time of
- * day the picture shows. A cue goes into the segment it starts in (repeated in none after it, so no
+ * day the picture shows, and from the CEA-608 captions the input's video carries (cea608-captions.ts),
+ * read from the reference segment's own bytes. A cue goes into the segment it starts in (repeated in none after it, so no
  * player shows it twice); one typed after its segment went out starts with the next.
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidOptionError, LANGUAGE_TAG, TRACK_NAME } from '@hivecast/shared'
 import type { RenditionInfo } from '@hivecast/shared'
+import { Cea608Captions } from './cea608-captions.ts'
 import { firstPts } from './mpegts-timestamps.ts'
 import type { FinishedSegment } from './playlist-watcher.ts'
 import type { EnqueueFlags, PublishedSegment } from './segment-publisher.ts'
@@ -68,7 +70,12 @@ export function captionText (text: string): string | { error: string } {
   const length = lines.join(' ').length
   if (lines.length === 0) return { error: 'the caption is empty: send { "text": "what was said" }' }
   if (length > MAX_CAPTION_CHARS || lines.length > MAX_CAPTION_LINES) return { error: `the caption is ${length} characters on ${lines.length} lines: at most ${MAX_CAPTION_CHARS} on ${MAX_CAPTION_LINES}` }
-  return lines.map(l => l.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')).join('\n')
+  return escapeCueText(lines.join('\n'))
+}
+
+/** Text made safe for a WebVTT cue: `&`, `<` and `>` escaped (markup; so no `-->` either). */
+export function escapeCueText (text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
 }
 
 /** `hh:mm:ss.ttt` of a cue time in seconds (hours as many digits as needed). */
@@ -125,6 +132,10 @@ export class CaptionTrack {
   typed = 0
   /** Typed cues dropped because no segment came to carry them. */
   droppedCues = 0
+  /** The input's CEA-608 captions, read from the reference segments. */
+  readonly #input = new Cea608Captions()
+  /** Cues made from the input's captions. */
+  fromInput = 0
 
   constructor (options: CaptionTrackOptions) {
     this.#options = options
@@ -143,10 +154,15 @@ export class CaptionTrack {
    * from the next segment's start when the segment of `at` went out already.
    */
   add (text: string, at: number): Cue {
-    const start = Math.max(Math.round(at), this.#writtenUntil)
-    const cue = { id: `typed-${start}-${this.#counter++}`, start, end: start + TYPED_CUE_MS, text }
-    this.#pending.push(cue)
     this.typed++
+    return this.#queue('typed', text, at, TYPED_CUE_MS)
+  }
+
+  /** A cue waiting for the segment it starts in (or the next one not yet written). */
+  #queue (source: string, text: string, at: number, durationMs: number): Cue {
+    const start = Math.max(Math.round(at), this.#writtenUntil)
+    const cue = { id: `${source}-${start}-${this.#counter++}`, start, end: start + durationMs, text }
+    this.#pending.push(cue)
     if (this.#pending.length > MAX_PENDING) {
       this.#pending.shift()
       this.droppedCues++
@@ -167,9 +183,18 @@ export class CaptionTrack {
     }
     if (pts !== undefined) this.#lastClock = { pdt: segment.pdt, pts }
     const end = segment.pdt + segment.duration * 1000
+    if (pts !== undefined) {
+      // The input's captions of this stretch: cut at its edges, so they start in it.
+      for (const span of this.#input.spans(bytes, { pdt: segment.pdt, pts, end, discontinuity: segment.discontinuity })) {
+        this.#queue('cc', escapeCueText(span.text), span.start, span.end - span.start)
+        this.fromInput++
+      }
+    }
     const cues = [...this.#options.clock ? clockCues(segment.pdt, end) : []]
-    while (this.#pending[0] !== undefined && this.#pending[0].start < end) {
-      const cue = this.#pending.shift()!
+    // Every waiting cue that starts before this stretch ends (a line typed after it is not the first).
+    const due = this.#pending.filter(cue => cue.start < end)
+    this.#pending.splice(0, this.#pending.length, ...this.#pending.filter(cue => cue.start >= end))
+    for (const cue of due) {
       // Typed while an earlier segment was written: shown from this one's start.
       const start = Math.max(cue.start, segment.pdt)
       cues.push({ ...cue, start, end: start + (cue.end - cue.start) })

@@ -29,6 +29,6 @@ export function firstPts (bytes: Uint8Array): number | undefined {
 }
 
 /** The 33-bit timestamp of a PES header's five PTS bytes (with marker bits), as a plain number. */
-function readPts (b: Uint8Array, at: number): number {
+export function readPts (b: Uint8Array, at: number): number {
   return ((b[at]! >> 1) & 0x07) * 2 ** 30 + (b[at + 1]! << 22) + ((b[at + 2]! >> 1) << 15) + (b[at + 3]! << 7) + (b[at + 4]! >> 1)
 }

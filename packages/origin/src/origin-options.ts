@@ -235,15 +235,17 @@ schedule's time_zone_name`
     help: `a file (mode 0600) holding a bearer token, 16+ characters: turns on
 POST /admin/opt-out on --http, with "Authorization: Bearer <token>" and
 { "talk": "<schedule event id>" } or { "from": "<ISO time>", "to": "<ISO time>" },
-for a last-minute opt-out: recordings made after it leave that range out
-(ones already announced are not withdrawn); GET /admin/opt-outs lists them`
+for a last-minute opt-out: recordings made after it leave that range out,
+and ones already announced are withdrawn from the relays (a signed
+withdrawal); GET /admin/opt-outs lists them`
   },
   {
     name: 'captions',
     value: '<lang>:<name>',
     help: `a subtitle rendition, e.g. en:English: WebVTT segments cut with the video's
 (same sequence numbers), listed as EXT-X-MEDIA TYPE=SUBTITLES; the test
-pattern's carry the clock, one cue a second; text comes from the captioner`
+pattern's carry the clock, one cue a second; text comes from the captioner
+and from CEA-608 captions in the input's H.264 (A/53, channel CC1)`
   },
   {
     name: 'caption-token-file',

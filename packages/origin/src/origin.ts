@@ -94,7 +94,7 @@ export interface OriginStatus {
   /** The segment push: offers to first-hop relays, taken, and failed. */
   push: PushCounts
   /** The subtitle rendition and its captioner, or null without --captions. */
-  captions: { rendition: string, typed: number, refused: number, dropped: number } | null
+  captions: { rendition: string, typed: number, refused: number, dropped: number, fromInput: number } | null
 }
 
 export interface Origin {
@@ -362,7 +362,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       recording: { session: recorder.session, recordings: recorder.recordings(), withheld: recorder.withheld() },
       schedule: consent?.status() ?? null,
       push: { ...pusher.counts },
-      captions: captions === undefined ? null : { rendition: captions.rendition, typed: captions.typed, refused: captionEndpoint?.counts.refused ?? 0, dropped: captions.droppedCues }
+      captions: captions === undefined ? null : { rendition: captions.rendition, typed: captions.typed, refused: captionEndpoint?.counts.refused ?? 0, dropped: captions.droppedCues, fromInput: captions.fromInput }
     })
     const health = (): Health => {
       if (!supervisor.running) return { ok: false, reason: `ffmpeg is not running${supervisor.lastExit === undefined ? '' : ` (it ${supervisor.lastExit})`}` }
