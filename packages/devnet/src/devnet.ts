@@ -34,6 +34,8 @@ export interface DevnetOptions {
   captions?: string
   /** Turns on the origin's live captioner with this bearer token (written to a 0600 file for `--caption-token-file`). */
   captionToken?: string
+  /** Turns on the origin's admin endpoint (last-minute recording opt-outs) with this bearer token (`--admin-token-file`). */
+  adminToken?: string
   /** Origin `--input`, e.g. `tcp://127.0.0.1:9300` for a test-owned sender; the test pattern when absent. */
   originInput?: string
   /** Where the nodes keep keys and blocks; a fresh temporary directory (removed on stop) when absent. */
@@ -139,12 +141,14 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
     if (options.renditions !== undefined) args.push('--renditions', options.renditions)
     for (const track of options.audioTracks ?? []) args.push('--audio-track', track)
     if (options.captions !== undefined) args.push('--captions', options.captions)
-    if (options.captionToken !== undefined) {
-      const tokenFile = join(dataDir, 'caption-token')
+    // Bearer tokens go to the origin in 0600 files, never on its command line.
+    for (const [flag, token] of [['--caption-token-file', options.captionToken], ['--admin-token-file', options.adminToken]] as const) {
+      if (token === undefined) continue
+      const tokenFile = join(dataDir, flag.slice(2, -'-file'.length))
       // A given data directory (the demo's) may not exist yet: the origin makes its own subdirectory later.
       await mkdir(dataDir, { recursive: true })
-      await writeFile(tokenFile, options.captionToken, { mode: 0o600 })
-      args.push('--caption-token-file', tokenFile)
+      await writeFile(tokenFile, token, { mode: 0o600 })
+      args.push(flag, tokenFile)
     }
     if (options.originInput !== undefined) args.push('--input', options.originInput)
     if (options.recordingInterval !== undefined) args.push('--recording-interval', String(options.recordingInterval))
