@@ -19,8 +19,6 @@ export interface CutPart {
   independent: boolean
   /** The segment's last part. */
   last: boolean
-  /** DTS (90 kHz, 33 bits) of the frame that closed the part, the next part's first; absent for the last. */
-  endTicks?: number
 }
 
 /** Timestamps are 33 bits: they wrap (every 26.5 h, and the room's Unix-time offset makes that any day). */
@@ -83,7 +81,7 @@ export class PartCutter {
       const ticks = ((pes.dts - this.#partStart) % TIMESTAMP_MODULO + TIMESTAMP_MODULO) % TIMESTAMP_MODULO
       // Room for the last part: the segment's parts are numbered below MAX_PARTS_PER_SEGMENT.
       if (ticks + CUT_SLACK_TICKS < this.#targetTicks || this.#index >= MAX_PARTS_PER_SEGMENT - 2) continue
-      parts.push({ ...this.#cut(at, ticks / TICKS_PER_SECOND, false), endTicks: pes.dts })
+      parts.push(this.#cut(at, ticks / TICKS_PER_SECOND, false))
       this.#partStart = pes.dts
     }
     return parts

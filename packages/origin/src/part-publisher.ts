@@ -23,16 +23,11 @@ export interface PublishedPart {
   publishedAt: number
 }
 
-/**
- * Milliseconds from reading a part's closing bytes to its announcement going out, over the last parts;
- * and from the timestamp of the frame that closed it to the announcement (the room's media timeline is
- * Unix time, so for a live input this is capture -> announced, encoding and ffmpeg's buffers included).
- */
+/** Milliseconds from reading a part's closing bytes to its announcement going out, over the last parts. */
 export interface PartLatency {
   p50: number
   p99: number
   samples: number
-  sinceFrame: { p50: number, p99: number } | null
 }
 
 /** Latencies kept for PartLatency. */
@@ -42,8 +37,6 @@ const LATENCY_SAMPLES = 1000
  * the segment (kept for recordings) holds the same bytes, so parts would otherwise double the disk used.
  */
 const PART_KEEP_MS = 30_000
-/** MPEG-TS timestamps are 33 bits of 90 kHz ticks. */
-const TIMESTAMP_MODULO = 2 ** 33
 
 export interface PartPublisherOptions {
   node: P2PNode
@@ -63,7 +56,6 @@ export class PartPublisher {
   readonly #options: PartPublisherOptions
   readonly #queues = new Map<string, Promise<void>>()
   readonly #latencies: number[] = []
-  readonly #sinceFrame: number[] = []
   /** Part blocks stored, oldest first, deleted PART_KEEP_MS after they were announced. */
   readonly #stored: Array<{ cid: CID, at: number }> = []
   /** Parts announced. */
@@ -93,12 +85,9 @@ export class PartPublisher {
   /** The publish latency over the last parts; null before the first. */
   latency (): PartLatency | null {
     if (this.#latencies.length === 0) return null
-    const quantiles = (values: readonly number[]): { p50: number, p99: number } => {
-      const sorted = [...values].sort((a, b) => a - b)
-      const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-      return { p50: at(0.5), p99: at(0.99) }
-    }
-    return { ...quantiles(this.#latencies), samples: this.#latencies.length, sinceFrame: this.#sinceFrame.length === 0 ? null : quantiles(this.#sinceFrame) }
+    const sorted = [...this.#latencies].sort((a, b) => a - b)
+    const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+    return { p50: at(0.5), p99: at(0.99), samples: sorted.length }
   }
 
   async #forgetOld (): Promise<void> {
@@ -151,11 +140,6 @@ export class PartPublisher {
     this.published++
     this.#latencies.push(publishedAt - seenAt)
     if (this.#latencies.length > LATENCY_SAMPLES) this.#latencies.shift()
-    if (part.endTicks !== undefined) {
-      const ticks = ((Math.round(publishedAt * 90) - part.endTicks) % TIMESTAMP_MODULO + TIMESTAMP_MODULO) % TIMESTAMP_MODULO
-      this.#sinceFrame.push(Math.round(ticks / 90))
-      if (this.#sinceFrame.length > LATENCY_SAMPLES) this.#sinceFrame.shift()
-    }
     this.#options.onPublished({ rendition, seq, part: part.index, cid: announcement.cid, size: announcement.size, seenAt, publishedAt }, part.bytes)
   }
 }
