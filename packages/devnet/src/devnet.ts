@@ -58,6 +58,8 @@ export interface DevnetOptions {
   standby?: boolean
   /** Further command-line options of each relay, by index (e.g. one relay's `--max-upload`). */
   relayArgs?: ReadonlyArray<readonly string[] | undefined>
+  /** Origin `--part-duration` (seconds per LL-HLS part, 0: none); the origin's default when absent. */
+  partDuration?: number
   /** The segment push between origin and relays; false: `--push-fanout 0` everywhere (relays fetch). Default on. */
   push?: boolean
   /** A STUN/TURN server every relay hands its viewers (`--ice-server`, `--turn-secret-file`). */
@@ -155,6 +157,7 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
     // A restarted primary numbers after the standby that took over meanwhile.
     if (standby !== undefined) args.push('--room-key', standby.key)
     if (options.push === false) args.push('--push-fanout', '0')
+    if (options.partDuration !== undefined) args.push('--part-duration', String(options.partDuration))
     const process = await startService({ name: 'origin', script: ORIGIN_CLI, args, ready: readyFile(ready), log: options.log })
     started.push(process)
     const handle = originHandle(process)

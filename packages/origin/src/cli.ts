@@ -11,8 +11,8 @@ import { packageVersion, writeReadyFile } from '@hivecast/shared/node'
 import { startOrigin } from './origin.ts'
 import type { Origin } from './origin.ts'
 import {
-  DEFAULT_HTTP, DEFAULT_LISTEN, DEFAULT_RECORDING_INTERVAL, DEFAULT_SEGMENT_DURATION, DEFAULT_THUMBNAIL_INTERVAL, ORIGIN_FLAGS,
-  assertPeerId, assertPushFanout, flagsHelp, parseArgsFlags
+  DEFAULT_HTTP, DEFAULT_LISTEN, DEFAULT_PART_DURATION, DEFAULT_RECORDING_INTERVAL, DEFAULT_SEGMENT_DURATION, DEFAULT_THUMBNAIL_INTERVAL, ORIGIN_FLAGS,
+  assertPartDuration, assertPeerId, assertPushFanout, flagsHelp, parseArgsFlags
 } from './origin-options.ts'
 import { DEFAULT_RENDITIONS, resolveRenditions } from './rendition-ladder.ts'
 import { loadRoomConfig, pickRoom } from './room-config.ts'
@@ -90,6 +90,7 @@ interface Settings {
   audioTracks: AudioTrack[]
   captions: CaptionLanguage | undefined
   segmentDuration: number
+  partDuration: number
   recordingInterval: number
   thumbnailInterval: number
   roomKeys: string[]
@@ -172,6 +173,7 @@ async function parseCommandLine (): Promise<Settings> {
   const room = text(values, 'room') ?? config?.slug
   if (room === undefined) return usageError('--room is required, e.g. --room janson (or give --config rooms.yaml)')
   const segmentDuration = seconds(values, 'segment-duration', config?.segmentDuration ?? DEFAULT_SEGMENT_DURATION)
+  const partDuration = seconds(values, 'part-duration', DEFAULT_PART_DURATION)
   const recordingInterval = seconds(values, 'recording-interval', DEFAULT_RECORDING_INTERVAL)
   const thumbnailInterval = seconds(values, 'thumbnail-interval', config?.thumbnailInterval ?? DEFAULT_THUMBNAIL_INTERVAL)
   const renditions = text(values, 'renditions')?.split(',').map(s => s.trim()).filter(s => s !== '') ?? config?.renditions ?? [...DEFAULT_RENDITIONS]
@@ -200,7 +202,8 @@ async function parseCommandLine (): Promise<Settings> {
     if (captionsFlag !== undefined) captions = parseCaptionLanguage(captionsFlag)
     if (text(values, 'caption-token-file') !== undefined && captions === undefined) throw new Error('--caption-token-file turns on the captioner of the subtitle rendition: give --captions too, e.g. --captions en:English')
     parseHostPort(http)
-    const given: Record<string, number> = { 'segment-duration': segmentDuration, 'recording-interval': recordingInterval, 'thumbnail-interval': thumbnailInterval }
+    assertPartDuration(partDuration, segmentDuration)
+    const given: Record<string, number> = { 'segment-duration': segmentDuration, 'part-duration': partDuration, 'recording-interval': recordingInterval, 'thumbnail-interval': thumbnailInterval }
     for (const flag of ORIGIN_FLAGS) if (flag.seconds !== undefined) flag.seconds(given[flag.name] ?? 0)
     for (const key of roomKeys) assertPeerId(key)
     if (schedule !== undefined) assertScheduleSource(schedule)
@@ -226,6 +229,7 @@ async function parseCommandLine (): Promise<Settings> {
     renditions,
     audioTracks,
     segmentDuration,
+    partDuration,
     recordingInterval,
     thumbnailInterval,
     roomKeys,
@@ -261,6 +265,7 @@ try {
     renditions: args.renditions,
     audioTracks: args.audioTracks,
     segmentDuration: args.segmentDuration,
+    partDuration: args.partDuration,
     recordingInterval: args.recordingInterval,
     thumbnailInterval: args.thumbnailInterval,
     roomKeys: args.roomKeys,

@@ -11,7 +11,7 @@ export interface MetricSources {
   ffmpegRestarts: () => number
   peers: () => number
   inputUp: () => boolean
-  dropped: () => { playlistEntries: number, segments: number, publishErrors: number, thumbnails: number }
+  dropped: () => { playlistEntries: number, segments: number, parts: number, publishErrors: number, thumbnails: number }
   rtmpRefused: () => number
 }
 
@@ -20,6 +20,7 @@ export class OriginMetrics {
   readonly #segments: Counter<'rendition'>
   readonly #bytes: Counter<'rendition'>
   readonly #latency: Histogram<'rendition'>
+  readonly #partLatency: Histogram<'rendition'>
   readonly #fps: Gauge
   readonly #speed: Gauge
 
@@ -33,6 +34,13 @@ export class OriginMetrics {
       help: 'From ffmpeg listing a finished segment to its announcement being published',
       labelNames: ['rendition'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers
+    })
+    this.#partLatency = new Histogram({
+      name: 'hivecast_origin_part_publish_latency_seconds',
+      help: 'From reading the bytes that complete a part in ffmpeg\'s segment file to its announcement being published',
+      labelNames: ['rendition'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers
     })
     new Counter({
@@ -69,6 +77,7 @@ export class OriginMetrics {
         this.reset()
         this.inc({ what: 'playlist_entries' }, d.playlistEntries)
         this.inc({ what: 'segments' }, d.segments)
+        this.inc({ what: 'parts' }, d.parts)
         this.inc({ what: 'publish_errors' }, d.publishErrors)
         this.inc({ what: 'thumbnails' }, d.thumbnails)
       }
@@ -87,6 +96,10 @@ export class OriginMetrics {
     this.#segments.inc({ rendition })
     this.#bytes.inc({ rendition }, size)
     this.#latency.observe({ rendition }, Math.max(0, publishedAt - finishedAt) / 1000)
+  }
+
+  partPublished (rendition: string, seenAt: number, publishedAt: number): void {
+    this.#partLatency.observe({ rendition }, Math.max(0, publishedAt - seenAt) / 1000)
   }
 
   progress (p: FfmpegProgress): void {

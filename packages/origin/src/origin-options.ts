@@ -30,6 +30,13 @@ export interface OriginOptions {
   audioTracks?: AudioTrack[]
   /** Seconds per segment (and per GOP). Default 1. */
   segmentDuration?: number
+  /**
+   * Seconds per LL-HLS part: each MPEG-TS segment is also cut into parts of about this length while
+   * ffmpeg writes it, each stored as a block and announced on the room's parts topic at once; 0 turns
+   * parts off. At most half the segment duration. Default 0 (off): with ffmpeg 5.1 the parts only exist
+   * once their segment is finished (see segment-tail.ts), so they cost CPU and gain no latency yet.
+   */
+  partDuration?: number
   /** Seconds between room thumbnails (JPEG, announced for room lists); 0 turns them off. Default 10. */
   thumbnailInterval?: number
   /** Seconds between interim recordings of a live session (a final one follows its end). Default 600. */
@@ -84,6 +91,8 @@ export const DEFAULT_HTTP = '127.0.0.1:8090'
 export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/9090'
 export const DEFAULT_SEGMENT_DURATION = 1
 export const DEFAULT_RECORDING_INTERVAL = 600
+/** Off: ffmpeg 5.1's hls muxer writes a segment only when it ends, so parts gain no latency yet. */
+export const DEFAULT_PART_DURATION = 0
 export const DEFAULT_THUMBNAIL_INTERVAL = 10
 /** The test pattern's frame rate (other inputs keep their own); segments are whole GOPs of it. */
 export const TEST_PATTERN_FRAME_RATE = 30
@@ -92,6 +101,15 @@ export const TEST_PATTERN_FRAME_RATE = 30
 export function assertSegmentDuration (value: number): number {
   if (!Number.isFinite(value) || value <= 0 || value > 10 || !Number.isInteger(Math.round(value * TEST_PATTERN_FRAME_RATE * 1000) / 1000)) {
     throw new InvalidOptionError(`invalid segment duration ${value}: use seconds between 0 and 10 that are a whole number of frames at ${TEST_PATTERN_FRAME_RATE} fps, e.g. 1 or 2`)
+  }
+  return value
+}
+
+/** Checks a part duration: 0 (off), or 0.1 s up to half the segment duration (when given). */
+export function assertPartDuration (value: number, segmentDuration?: number): number {
+  const most = segmentDuration === undefined ? 5 : segmentDuration / 2
+  if (!Number.isFinite(value) || value < 0 || (value > 0 && value < 0.1) || value > most) {
+    throw new InvalidOptionError(`invalid part duration ${value}: use seconds between 0.1 and ${most} (half the segment duration), e.g. 0.333, or 0 for no parts`)
   }
   return value
 }
@@ -193,6 +211,16 @@ rendition "audio-<lang>" that players list in their language menu, e.g.
 one tone per stream`
   },
   { name: 'segment-duration', value: '<s>', seconds: assertSegmentDuration, help: `seconds per segment and GOP (default ${DEFAULT_SEGMENT_DURATION})` },
+  {
+    name: 'part-duration',
+    value: '<s>',
+    seconds: value => assertPartDuration(value),
+    help: `seconds per LL-HLS part, e.g. 0.333 (default ${DEFAULT_PART_DURATION}: no parts): MPEG-TS
+segments are also cut into parts, each stored as a block and announced on
+the room's parts topic for relays that serve low-latency HLS; segments are
+announced as before. At most half a segment. With ffmpeg 5.1 a segment's
+parts exist only once the segment is written, so they add no speed yet`
+  },
   {
     name: 'room-key',
     value: '<peer id>',

@@ -6,7 +6,7 @@
 import { constants } from 'node:fs'
 import { access, chmod, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { InvalidOptionError, MissingResourceError, assertRoomSlug, errorMessage, logger, parseHostPort, roomTopic } from '@hivecast/shared'
+import { InvalidOptionError, MissingResourceError, assertRoomSlug, errorMessage, logger, parseHostPort, roomPartsTopic, roomTopic } from '@hivecast/shared'
 import { createP2PNode, loadOrCreateIdentity, ORIGIN_PUSH_FANOUT, serveWindow } from '@hivecast/shared/node'
 import { CID } from 'multiformats/cid'
 import type { RenditionInfo } from '@hivecast/shared'
@@ -26,8 +26,12 @@ import { PublishedWindow } from './published-window.ts'
 import { followOtherOrigins } from './other-origins.ts'
 import { ThumbnailPublisher } from './thumbnail-publisher.ts'
 import { SegmentPublisher } from './segment-publisher.ts'
+import { PartPublisher } from './part-publisher.ts'
+import type { PartLatency, PublishedPart } from './part-publisher.ts'
+import { SegmentTail } from './segment-tail.ts'
 import { Slate } from './slate.ts'
 import type { PublishedSegment } from './segment-publisher.ts'
+import type { FinishedSegment } from './playlist-watcher.ts'
 import { SequenceState } from './sequence-state.ts'
 import { SessionRecorder } from './session-recorder.ts'
 import type { RecordingStatus, WithheldTalk } from './session-recorder.ts'
@@ -47,8 +51,8 @@ import { inputSecrets, secretRedactor } from './input-secrets.ts'
 import { assertStreamInput, describeInput, findFont, inputListenAddresses, isListening, prepareInput } from './stream-input.ts'
 import type { StreamInput } from './stream-input.ts'
 import {
-  DEFAULT_HTTP, DEFAULT_LISTEN, DEFAULT_RECORDING_INTERVAL, DEFAULT_SEGMENT_DURATION, DEFAULT_THUMBNAIL_INTERVAL, TEST_PATTERN_FRAME_RATE,
-  assertPeerId, assertPushFanout, assertRecordingInterval, assertSegmentDuration, assertThumbnailInterval
+  DEFAULT_HTTP, DEFAULT_LISTEN, DEFAULT_PART_DURATION, DEFAULT_RECORDING_INTERVAL, DEFAULT_SEGMENT_DURATION, DEFAULT_THUMBNAIL_INTERVAL, TEST_PATTERN_FRAME_RATE,
+  assertPartDuration, assertPeerId, assertPushFanout, assertRecordingInterval, assertSegmentDuration, assertThumbnailInterval
 } from './origin-options.ts'
 import type { OriginOptions } from './origin-options.ts'
 
@@ -81,7 +85,7 @@ export interface OriginStatus {
   /** Connected libp2p peers. */
   peers: number
   /** Bad input skipped and counted (each one is logged): unusable playlist entries, segments not stored, failed publishes. */
-  dropped: { playlistEntries: number, segments: number, publishErrors: number, thumbnails: number }
+  dropped: { playlistEntries: number, segments: number, parts: number, publishErrors: number, thumbnails: number }
   /** The last segments published, oldest first. */
   recent: PublishedSegment[]
   /**
@@ -93,6 +97,8 @@ export interface OriginStatus {
   schedule: ScheduleStatus | null
   /** The segment push: offers to first-hop relays, taken, and failed. */
   push: PushCounts
+  /** LL-HLS parts: seconds per part, parts announced, and read -> published latency over the last ones; null when off. */
+  parts: { duration: number, published: number, publishErrors: number, latencyMs: PartLatency | null } | null
   /** The subtitle rendition and its captioner, or null without --captions. */
   captions: { rendition: string, typed: number, refused: number, dropped: number, fromInput: number } | null
 }
@@ -132,6 +138,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
   const audioTracks = assertAudioTracks(options.audioTracks ?? [])
   const presets = resolveRenditions(options.renditions ?? [...DEFAULT_RENDITIONS], audioTracks)
   const segmentDuration = assertSegmentDuration(options.segmentDuration ?? DEFAULT_SEGMENT_DURATION)
+  const partDuration = assertPartDuration(options.partDuration ?? DEFAULT_PART_DURATION, segmentDuration)
   const recordingInterval = assertRecordingInterval(options.recordingInterval ?? DEFAULT_RECORDING_INTERVAL)
   const pushFanout = assertPushFanout(options.pushFanout ?? ORIGIN_PUSH_FANOUT)
   const httpAddress = parseHostPort(options.http ?? DEFAULT_HTTP)
@@ -201,6 +208,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
     node = await createP2PNode({ identity, dataDir, listen: options.listen ?? [DEFAULT_LISTEN], allowPublishToZeroTopicPeers: true })
     // Subscribing to our own topic puts the origin in the mesh that relays join.
     node.libp2p.services.pubsub.subscribe(topic)
+    if (partDuration > 0) node.libp2p.services.pubsub.subscribe(roomPartsTopic(room))
     const p2p = node
     followOtherOrigins(p2p, { room, topic, roomKeys, renditions: sequenced, state, log: log.child('other-origins').info })
     if (input.kind === 'rtmp') {
@@ -245,8 +253,20 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       }
     })
 
+    const onPart = (part: PublishedPart, bytes: Uint8Array): void => {
+      pusher.offer(CID.parse(part.cid), bytes)
+      metrics.partPublished(part.rendition, part.seenAt, part.publishedAt)
+    }
+    const parts = partDuration === 0 ? undefined : new PartPublisher({ node: p2p, identity, room, topic: roomPartsTopic(room), session: publisher.session, seqFor: (rendition, file) => publisher.seqFor(rendition, file), log: log.child('parts').info, onPublished: onPart })
     const fresh = new Set(sequenced.filter(name => state.isFresh(name)))
     let watchers: PlaylistWatcher[] = []
+    /** Per rendition index, the tail cutting its segments into parts while ffmpeg writes them. */
+    let tails: Array<SegmentTail | undefined> = []
+    // A segment is announced after its last part.
+    const lastPart = async (index: number, s: FinishedSegment): Promise<void> => {
+      await tails[index]?.finish(s.file, s.duration)
+      await parts?.settled(s.rendition)
+    }
     /** Unusable playlist entries seen by the watchers of earlier runs. */
     let invalidEntries = 0
     let stopping = false
@@ -269,10 +289,14 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
           // A stop ends the session: ffmpeg's last segment before it exits carries the end flag.
           onSegments: segments => {
             inputWatch.received(segments)
-            for (const s of segments) publisher.enqueue(s, { end: stopping && s.last, discontinuity: inputWatch.discontinuity(s.rendition) })
+            for (const s of segments) publisher.enqueue(s, { end: stopping && s.last, discontinuity: inputWatch.discontinuity(s.rendition), after: lastPart(index, s) })
           }
         }))
+        tails = names.map((name, index) => parts === undefined || presets[index]!.av1 === true
+          ? undefined
+          : new SegmentTail({ rendition: name, dir: renditionDir(hlsDir, index), partDuration, log: log.child('parts').info, onParts: (file, cut, seenAt) => { parts.enqueue(name, file, cut, seenAt) } }))
         for (const w of watchers) w.start()
+        for (const t of tails) t?.start()
         const prepared = prepareInput(input, { room, width: top.width, height: top.height, frameRate: TEST_PATTERN_FRAME_RATE, now: new Date(), font, rtmpInternalPort: rtmpGate?.internalPort, audioStreams: 1 + Math.max(0, ...audioTracks.map(t => t.stream)), inputFile: join(dataDir, 'input.ffconcat') })
         if (prepared.file !== undefined) {
           await writeFile(prepared.file.path, prepared.file.content, { mode: 0o600 })
@@ -302,8 +326,11 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
         const lastSegments = await Promise.all(watchers.map(w => w.stop()))
         for (const w of watchers) invalidEntries += w.invalid
         watchers = []
-        for (const s of lastSegments.flat()) publisher.enqueue(s, { end: stopping && s.last })
+        lastSegments.forEach((segments, index) => { for (const s of segments) publisher.enqueue(s, { end: stopping && s.last, after: lastPart(index, s) }) })
         await publisher.drain()
+        await parts?.drain()
+        await Promise.all(tails.map(t => t?.stop()))
+        tails = []
       }
     })
 
@@ -331,6 +358,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
     const dropped = (): OriginStatus['dropped'] => ({
       playlistEntries: invalidEntries + watchers.reduce((n, w) => n + w.invalid, 0),
       segments: publisher.dropped,
+      parts: parts?.dropped ?? 0,
       publishErrors: publisher.publishErrors,
       thumbnails: thumbnails?.dropped ?? 0
     })
@@ -362,6 +390,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       recording: { session: recorder.session, recordings: recorder.recordings(), withheld: recorder.withheld() },
       schedule: consent?.status() ?? null,
       push: { ...pusher.counts },
+      parts: parts === undefined ? null : { duration: partDuration, published: parts.published, publishErrors: parts.publishErrors, latencyMs: parts.latency() },
       captions: captions === undefined ? null : { rendition: captions.rendition, typed: captions.typed, refused: captionEndpoint?.counts.refused ?? 0, dropped: captions.droppedCues, fromInput: captions.fromInput }
     })
     const health = (): Health => {

@@ -40,6 +40,8 @@ export interface EnqueueFlags {
   slate?: boolean
   /** Announce under this sequence number (a subtitle segment takes its video segment's), not the next. */
   seq?: number
+  /** Publish only once this settles: the segment's last part was cut (parts announce before their segment). */
+  after?: Promise<void>
 }
 
 export interface SegmentPublisherOptions {
@@ -62,6 +64,11 @@ export interface SegmentPublisherOptions {
   describe?: (segment: FinishedSegment, bytes: Uint8Array, info: RenditionInfo, init?: Uint8Array) => Promise<RenditionInfo>
 }
 
+/** Sequence numbers reserved for segments whose parts went out before them; more means those segments never came. */
+const MAX_RESERVED = 256
+/** ffmpeg's MPEG-TS segment files of a run, `run<n>-<index>.ts` (ladder-command.ts): numbered in that order. */
+const RUN_SEGMENT = /^(.*run\d+-)(\d+)\.ts$/
+
 /** An init section as stored: its block CID and bytes. */
 interface InitSection {
   cid: string
@@ -75,6 +82,10 @@ export class SegmentPublisher {
   readonly #discontinuity = new Set<string>()
   /** Per rendition, the init section its latest segment used (ffmpeg writes one per run). */
   readonly #inits = new Map<string, InitSection>()
+  /** Numbers taken for segments ffmpeg is still writing, by file: their parts are announced under them. */
+  readonly #reserved = new Map<string, Promise<number>>()
+  /** Per rendition, the newest ffmpeg segment file numbered (reserved or published). */
+  readonly #numbered = new Map<string, { prefix: string, index: number }>()
   /** This origin run's id, signed into every segment announcement so players can tell runs apart. */
   readonly session = randomBytes(12).toString('base64url')
   /** Segments that could not be stored or announced (logged). */
@@ -97,9 +108,51 @@ export class SegmentPublisher {
     this.#discontinuity.add(rendition)
   }
 
+  /**
+   * The number the segment ffmpeg is writing at `file` will be announced under, taken now: its parts
+   * go out before it. The cutter sees a rendition's segments in the order ffmpeg writes them, which is
+   * the order they are listed and published in, so numbers still rise with time.
+   */
+  seqFor (rendition: string, file: string): Promise<number> {
+    const known = this.#reserved.get(file)
+    if (known !== undefined) return known
+    // Segments of the run before this one that nothing numbered yet (their parts were missed) take
+    // their numbers first: a later segment must never be numbered below an earlier one.
+    const name = RUN_SEGMENT.exec(file)
+    const last = this.#numbered.get(rendition)
+    if (name !== null && last !== undefined && last.prefix === name[1]) {
+      const index = Number(name[2])
+      // Numbered and gone from the reservations: announced already, too late for parts.
+      if (index <= last.index) return Promise.reject(new Error(`${file} was announced already`))
+      if (index - last.index <= MAX_RESERVED) for (let before = last.index + 1; before < index; before++) this.#reserve(rendition, `${name[1]}${before}.ts`)
+    }
+    return this.#reserve(rendition, file)
+  }
+
+  #reserve (rendition: string, file: string): Promise<number> {
+    const seq = this.#options.state.take(rendition)
+    this.#reserved.set(file, seq)
+    this.#noteNumbered(rendition, file)
+    for (const old of this.#reserved.keys()) {
+      if (this.#reserved.size <= MAX_RESERVED) break
+      this.#reserved.delete(old)
+    }
+    return seq
+  }
+
+  #noteNumbered (rendition: string, file: string): void {
+    const name = RUN_SEGMENT.exec(file)
+    if (name === null) return
+    const last = this.#numbered.get(rendition)
+    if (last === undefined || last.prefix !== name[1] || Number(name[2]) > last.index) this.#numbered.set(rendition, { prefix: name[1]!, index: Number(name[2]) })
+  }
+
   enqueue (segment: FinishedSegment, flags: EnqueueFlags = {}): void {
     const queue = this.#queues.get(segment.rendition) ?? Promise.resolve()
-    this.#queues.set(segment.rendition, queue.then(() => this.#publish(segment, flags)).catch((err: Error) => {
+    this.#queues.set(segment.rendition, queue.then(async () => {
+      await flags.after
+      await this.#publish(segment, flags)
+    }).catch((err: Error) => {
       this.dropped++
       this.#options.log(`${segment.rendition}: segment ${segment.file} not published: ${err.message}`)
     }))
@@ -158,7 +211,12 @@ export class SegmentPublisher {
     await unlink(segment.file).catch((err: Error) => log(`cannot delete ${segment.file}: ${err.message}`))
     // Saved with the number: a restart's timestamps start past every segment announced.
     state.noteEnd(draft.pdt + draft.duration * 1000)
-    const seq = flags.seq === undefined ? await state.take(segment.rendition) : await state.atLeast(segment.rendition, flags.seq + 1).then(() => flags.seq!)
+    const reserved = this.#reserved.get(segment.file)
+    this.#reserved.delete(segment.file)
+    const seq = flags.seq !== undefined
+      ? await state.atLeast(segment.rendition, flags.seq + 1).then(() => flags.seq!)
+      : await (reserved ?? state.take(segment.rendition))
+    this.#noteNumbered(segment.rendition, segment.file)
     const announcement: SegmentAnnouncement = { ...draft, seq }
     this.#discontinuity.delete(segment.rendition)
     await this.#options.record(announcement)

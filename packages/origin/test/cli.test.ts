@@ -81,6 +81,7 @@ test('every flag of the option table is accepted', async () => {
     renditions: '240p',
     'audio-track': 'de:Deutsch:1',
     'segment-duration': '1',
+    'part-duration': '0.333',
     'room-key': '12D3KooWLrxRhgsFHHotNZL6Fsiq5XdjxhMzHKeRdmhNMLfnvHG5',
     'thumbnail-interval': '0',
     'recording-interval': '60',

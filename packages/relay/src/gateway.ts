@@ -9,6 +9,7 @@ import { acceptedFormat } from './accept-format.ts'
 import { TrustedProxies } from './client-address.ts'
 import { ConnectionLimiter } from './connection-limiter.ts'
 import { roomOf, serveRecordingPlaylist, servePlaylist, serveWindow } from './hls-routes.ts'
+import { servePart } from './low-latency-routes.ts'
 import { HttpResponder } from './http-response.ts'
 import { RequestLimiter } from './request-limiter.ts'
 import { serveBlock, servePathCar, serveRecordingFile } from './trustless-gateway.ts'
@@ -270,7 +271,10 @@ export class Gateway {
       await serveRecordingPlaylist(this.#routes, req, res, b, rest[0]!, query)
     } else if (top === 'hls' && a !== undefined && b !== undefined && rest.length === 0) {
       this.#routes.sawViewer(req)
-      servePlaylist(this.#routes, req, res, a, b)
+      await servePlaylist(this.#routes, req, res, a, b, query)
+    } else if (top === 'hls' && a !== undefined && b !== undefined && rest.length === 1) {
+      const follower = roomOf(this.#routes, req, res, a)
+      if (follower !== undefined) await servePart(this.#routes, req, res, follower, b, rest[0]!)
     } else if (top === 'rooms' && a !== undefined && b === 'window.json' && rest.length === 0) {
       serveWindow(this.#routes, req, res, a, query)
     } else if (top === 'rooms' && a !== undefined && b === 'thumbnail.jpg' && rest.length === 0) {
@@ -286,7 +290,7 @@ export class Gateway {
       if (acceptedFormat(query.get('format'), req.headers.accept, query.get('car-version')) === 'car') await servePathCar(this.#routes, req, res, a, [b, ...rest], query)
       else await serveRecordingFile(this.#routes, req, res, a, [b, ...rest])
     } else {
-      this.#http.text(req, res, 404, 'not found; this relay serves /hls/<room>/master.m3u8, /rooms/<room>/window.json, /rooms/<room>/thumbnail.jpg, /rooms/<room>/recordings.json, /ipfs/<cid>, /ipfs/<recording cid>/<path>, /hls/recordings/<recording cid>/master.m3u8, /directory.json, /ice-servers.json, /metrics, /status and /healthz\n')
+      this.#http.text(req, res, 404, 'not found; this relay serves /hls/<room>/master.m3u8, /hls/<room>/<rendition>/<seq>.<part>.ts (LL-HLS parts), /rooms/<room>/window.json, /rooms/<room>/thumbnail.jpg, /rooms/<room>/recordings.json, /ipfs/<cid>, /ipfs/<recording cid>/<path>, /hls/recordings/<recording cid>/master.m3u8, /directory.json, /ice-servers.json, /metrics, /status and /healthz\n')
     }
   }
 }

@@ -3,18 +3,19 @@
  * behind them (`window.json`), and a pinned recording as VOD playlists.
  */
 import { cutToRange, isRoomSlug, masterRenditions, RAW_CODEC, RENDITION_NAME, renderMasterPlaylist, renderMediaPlaylist, segmentExtension, tryParseCid, VIEWER_TOKEN_PARAM, WINDOW_HISTORY_DEFAULT_LIMIT, WINDOW_HISTORY_MAX_LIMIT } from '@hivecast/shared'
-import type { MediaPlaylist, WindowHistoryJson, WindowJson } from '@hivecast/shared'
+import type { MediaPlaylist, RenderOptions, WindowHistoryJson, WindowJson } from '@hivecast/shared'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { IMMUTABLE, PLAYLIST_TYPE } from './http-response.ts'
 import { parseTimeRange, rangeQuery, renderRecordingMaster } from './recording-playlist.ts'
 import type { RouteContext } from './gateway-source.ts'
 import type { RoomFollower } from './room-follower.ts'
+import { awaitBlockingReload, lowLatencyParts } from './low-latency-routes.ts'
 
 /**
  * A media playlist as relays serve it: each URI is `/ipfs/<cid>` for players to pull the CID out of,
  * with a `filename` (a trustless-gateway parameter) whose extension ffmpeg's HLS demuxer insists on.
  */
-function gatewayMediaPlaylist (playlist: MediaPlaylist, options: { vod?: boolean } = {}): string {
+function gatewayMediaPlaylist (playlist: MediaPlaylist, options: Pick<RenderOptions, 'vod' | 'parts'> = {}): string {
   return renderMediaPlaylist(playlist, e => `/ipfs/${e.cid}?filename=${e.seq}.${segmentExtension(e)}`, { ...options, mapUri: cid => `/ipfs/${cid}?filename=init.mp4` })
 }
 
@@ -29,7 +30,7 @@ export function roomOf (ctx: RouteContext, req: IncomingMessage, res: ServerResp
   return follower
 }
 
-export function servePlaylist (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, slug: string, file: string): void {
+export async function servePlaylist (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, slug: string, file: string, query: URLSearchParams): Promise<void> {
   const follower = roomOf(ctx, req, res, slug)
   if (follower === undefined) return
   ctx.sawRoomViewer(req, slug, 'playlist')
@@ -58,12 +59,14 @@ export function servePlaylist (ctx: RouteContext, req: IncomingMessage, res: Ser
     ctx.http.text(req, res, 404, `room "${slug}" has no rendition "${name}"; see master.m3u8\n`)
     return
   }
-  const playlist = window.playlist()
-  if (playlist.entries.length === 0) {
+  if (window.playlist().entries.length === 0) {
     notYet(`rendition "${name}" of room "${slug}"`)
     return
   }
-  ctx.http.send(req, res, 200, headers, gatewayMediaPlaylist(playlist))
+  if (!await awaitBlockingReload(ctx, req, res, follower, name, window, query)) return
+  const playlist = window.playlist()
+  const parts = lowLatencyParts(follower, name, playlist)
+  ctx.http.send(req, res, 200, headers, gatewayMediaPlaylist(playlist, parts === undefined ? {} : { parts }))
 }
 
 export function serveWindow (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, slug: string, query: URLSearchParams): void {

@@ -32,6 +32,8 @@ import { OriginStandby } from './origin-standby.ts'
 import { RoomThumbnailKeeper } from './room-thumbnail.ts'
 import type { RoomThumbnail } from './room-thumbnail.ts'
 import { fetchSegment, segmentBlocks } from './segment-fetch.ts'
+import { RoomParts } from './room-parts.ts'
+import { BlockingReloads } from './blocking-reload.ts'
 import type { HeldSegment, RejectReason, RenditionStatus, RoomStatus, SegmentRecord } from './room-status.ts'
 
 export type { RoomThumbnail } from './room-thumbnail.ts'
@@ -86,6 +88,9 @@ export class RoomFollower {
   readonly #standby: OriginStandby
   readonly #thumbnail: RoomThumbnailKeeper
   readonly #stopping = new AbortController()
+  /** LL-HLS: the room's parts, and the playlist requests blocked until a segment or part is held. */
+  readonly parts: RoomParts
+  readonly reloads = new BlockingReloads()
   #sweepTimer: NodeJS.Timeout | undefined
   #catchingUp = false
   #catchUpNext: PeerId | undefined
@@ -107,12 +112,15 @@ export class RoomFollower {
       stopping: this.#stopping.signal,
       onUnusable: detail => { this.#reject('unusable-thumbnail', detail) }
     })
+    const { fetchBlock, fetchTimeoutMs, log } = options
+    this.parts = new RoomParts(node, room, { fetchBlock, fetchTimeoutMs, log, held: this.#held, following: () => this.#standby.following, onChange: () => { this.reloads.notify() }, reject: (reason, detail) => { this.#reject(reason, detail) }, stopping: this.#stopping.signal })
   }
 
   start (): void {
     const pubsub = this.#node.libp2p.services.pubsub
     pubsub.topicValidators.set(this.topic, this.#validate)
     pubsub.subscribe(this.topic)
+    this.parts.start()
     this.#sweepTimer = setInterval(() => { this.#sweep().catch(err => this.#log.error(`room ${this.room.slug}: sweep failed: ${(err as Error).message}`)) }, Math.min(SWEEP_INTERVAL_MS, this.#keepMs()))
     this.#sweepTimer.unref()
   }
@@ -123,6 +131,7 @@ export class RoomFollower {
     const pubsub = this.#node.libp2p.services.pubsub
     pubsub.unsubscribe(this.topic)
     pubsub.topicValidators.delete(this.topic)
+    this.parts.stop()
   }
 
   /** Rendition names, in the order first seen. */
@@ -405,6 +414,7 @@ export class RoomFollower {
       this.#held.hold(segmentBlocks(record.announcement))
     }
     rendition.window.setState(seq, stored ? 'stored' : 'failed')
+    this.reloads.notify()
     if (stored) this.#options.onStored?.()
   }
 

@@ -6,7 +6,7 @@
 import type { EntryState, SegmentAnnouncement, SignedEnvelope, VerifyFailureCode } from '@hivecast/shared'
 
 /** Why an announcement was refused; counted per room and shown in /status. */
-export type RejectReason = VerifyFailureCode | 'wrong-room' | 'conflicting-seq' | 'unusable-thumbnail' | 'numbered-below'
+export type RejectReason = VerifyFailureCode | 'wrong-room' | 'conflicting-seq' | 'unusable-thumbnail' | 'numbered-below' | 'invalid-part' | 'unusable-part'
 
 export interface SegmentRecord {
   announcement: SegmentAnnouncement

@@ -52,8 +52,11 @@ export async function fetchSegment (announcement: SegmentAnnouncement, what: str
   return stored
 }
 
-/** Fetches one announced block (two tries) and checks its size and hash; false when it could not be had. */
-async function fetchVerified (cid: CID, size: number, what: string, signal: AbortSignal, options: SegmentFetchOptions): Promise<boolean> {
+/**
+ * Fetches one announced block (two tries) and checks its size and hash; false when it could not be had.
+ * A block that fails the check is deleted again, never held or served.
+ */
+export async function fetchVerified (cid: CID, size: number, what: string, signal: AbortSignal, options: SegmentFetchOptions): Promise<boolean> {
   for (let attempt = 1; attempt <= 2 && !signal.aborted; attempt++) {
     try {
       const bytes = await options.fetchBlock(cid, signal)

@@ -7,10 +7,10 @@ import { rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { encodeEnvelope, rawCid, roomTopic, signAnnouncement } from '@hivecast/shared'
+import { encodeEnvelope, rawCid, roomPartsTopic, roomTopic, signAnnouncement, signPartAnnouncement } from '@hivecast/shared'
 import { createP2PNode, loadOrCreateIdentity } from '@hivecast/shared/node'
 import { waitForGossipPeer } from '@hivecast/devnet'
-import type { SegmentAnnouncement, SignedEnvelope } from '@hivecast/shared'
+import type { PartAnnouncement, SegmentAnnouncement, SignedEnvelope } from '@hivecast/shared'
 import type { Identity, P2PNode } from '@hivecast/shared/node'
 import { startRelay } from '../src/index.ts'
 import type { Relay, RelayOptions } from '../src/index.ts'
@@ -86,8 +86,8 @@ export class OriginFixture {
 
   /** Resolves once `peerId` is subscribed to the room topic as seen from here. */
   /** Resolves once a publish reaches `peerId`: it subscribed, and gossipsub's stream to it is open. */
-  async waitForSubscriber (peerId: string): Promise<void> {
-    await waitForGossipPeer(this.node, peerId, this.topic)
+  async waitForSubscriber (peerId: string, topic = this.topic): Promise<void> {
+    await waitForGossipPeer(this.node, peerId, topic)
   }
 
   /** Stores random bytes (or the given ones) as a raw block, not announced. */
@@ -105,6 +105,15 @@ export class OriginFixture {
     const envelope = await signAnnouncement(announcement, this.identity.privateKey, this.identity.id)
     await this.publishBytes(encodeEnvelope(envelope))
     return { announcement, envelope, bytes, cid }
+  }
+
+  /** Stores `bytes` as a raw block and publishes a signed part announcement for it on the room's parts topic. */
+  async publishPart (seq: number, part: number, bytes: Uint8Array, fields: Partial<PartAnnouncement> = {}): Promise<PartAnnouncement> {
+    const { cid } = await this.storeBlock(bytes.length, bytes)
+    const announcement: PartAnnouncement = { kind: 'part', room: this.room, rendition: RENDITION.name, session: 'fixture', seq, part, cid, size: bytes.length, duration: 0.5, independent: part === 0, last: false, ...fields }
+    const envelope = await signPartAnnouncement(announcement, this.identity.privateKey, this.identity.id)
+    await this.node.libp2p.services.pubsub.publish(roomPartsTopic(this.room), encodeEnvelope(envelope))
+    return announcement
   }
 
   async publishBytes (data: Uint8Array): Promise<void> {

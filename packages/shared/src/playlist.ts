@@ -172,6 +172,34 @@ export interface RenderOptions {
   vod?: boolean
   /** The URI of an init section by its CID; needed when entries carry one (fMP4). */
   mapUri?: (cid: string) => string
+  /** LL-HLS: the parts of the last segments and of the one in progress (see LowLatencyParts). */
+  parts?: LowLatencyParts
+}
+
+/** One `#EXT-X-PART`. */
+export interface PartEntry {
+  /** Seconds. */
+  duration: number
+  uri: string
+  /** Starts with a keyframe: `INDEPENDENT=YES`. */
+  independent: boolean
+}
+
+/**
+ * What an LL-HLS media playlist adds (RFC 8216bis, protocol version 9 features): server control with
+ * blocking reloads, the part target, the parts of the newest listed segments (`of`), the parts of the
+ * segment in progress (the one after the last listed), and a preload hint for its next part. Players
+ * that do not know parts skip these tags and play the segments as before.
+ */
+export interface LowLatencyParts {
+  /** Seconds: no part is longer. */
+  target: number
+  /** The parts of a listed segment, when it still has them listed; undefined for older segments. */
+  of: (seq: number) => readonly PartEntry[] | undefined
+  /** The parts of the segment in progress so far. */
+  pending: readonly PartEntry[]
+  /** The URI of the next part, which the server answers once it exists. */
+  preloadHint: string
 }
 
 /**
@@ -191,6 +219,13 @@ export function renderMediaPlaylist (playlist: MediaPlaylist, segmentUri: (entry
     `#EXT-X-MEDIA-SEQUENCE:${entries[0]?.seq ?? 0}`,
     `#EXT-X-DISCONTINUITY-SEQUENCE:${playlist.discontinuitySequence}`
   ]
+  const parts = playlist.ended ? undefined : options.parts
+  if (parts !== undefined) {
+    // Three part targets behind the edge: the spec's floor is two, three leaves a part of slack.
+    lines.push(`#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${(parts.target * 3).toFixed(3)}`, `#EXT-X-PART-INF:PART-TARGET=${parts.target.toFixed(3)}`)
+  }
+  const partLines = (list: readonly PartEntry[]): string[] =>
+    list.map(p => `#EXT-X-PART:DURATION=${p.duration.toFixed(3)},URI="${p.uri}"${p.independent ? ',INDEPENDENT=YES' : ''}`)
   let map: string | undefined
   for (const entry of entries) {
     if (entry.discontinuity) lines.push('#EXT-X-DISCONTINUITY')
@@ -198,8 +233,10 @@ export function renderMediaPlaylist (playlist: MediaPlaylist, segmentUri: (entry
     map = entry.map
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${iso(entry.pdt)}`)
     if (entry.gap) lines.push('#EXT-X-GAP')
+    else if (parts !== undefined) lines.push(...partLines(parts.of(entry.seq) ?? []))
     lines.push(`#EXTINF:${entry.duration.toFixed(3)},`, segmentUri(entry))
   }
+  if (parts !== undefined) lines.push(...partLines(parts.pending), `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${parts.preloadHint}"`)
   if (playlist.ended) lines.push('#EXT-X-ENDLIST')
   return lines.join('\n') + '\n'
 }

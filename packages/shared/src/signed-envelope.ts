@@ -10,6 +10,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { base64url } from 'multiformats/bases/base64'
 import { parseAnnouncement } from './announcement.ts'
 import { parseDirectoryRecord } from './directory-record.ts'
+import { parsePartAnnouncement } from './part-announcement.ts'
+import type { PartAnnouncement } from './part-announcement.ts'
 import type { Announcement, RecordingAnnouncement, SegmentAnnouncement, ThumbnailAnnouncement, WithdrawalAnnouncement } from './announcement.ts'
 import type { DirectoryRecord } from './directory-record.ts'
 import { parseViewerCount } from './viewer-count.ts'
@@ -20,7 +22,9 @@ export const MAX_ENVELOPE_BYTES = 4096
 const DOMAIN = new TextEncoder().encode('hivecast/announcement/v1\n')
 /** A second envelope kind: a relay's directory record, signed by the relay's own key. */
 const DIRECTORY_DOMAIN = new TextEncoder().encode('hivecast/directory/v1\n')
-/** A third: a relay's viewer count for a room, signed by the relay's own key. */
+/** Parts of segments in progress: their own domain, so a part envelope never passes as an announcement. */
+const PART_DOMAIN = new TextEncoder().encode('hivecast/part/v1\n')
+/** A fourth: a relay's viewer count for a room, signed by the relay's own key. */
 const VIEWER_COUNT_DOMAIN = new TextEncoder().encode('hivecast/viewer-count/v1\n')
 
 export interface SignedEnvelope {
@@ -82,6 +86,11 @@ async function sign (value: unknown, domain: Uint8Array, key: PrivateKey, keyId:
 
 export async function signAnnouncement (announcement: Announcement, key: PrivateKey, keyId: string): Promise<SignedEnvelope> {
   return await sign(announcement, DOMAIN, key, keyId)
+}
+
+/** Signs a part announcement with the room key, under the parts' own domain. */
+export async function signPartAnnouncement (part: PartAnnouncement, key: PrivateKey, keyId: string): Promise<SignedEnvelope> {
+  return await sign(part, PART_DOMAIN, key, keyId)
 }
 
 /** Signs a relay's directory record with the relay's own key (its libp2p identity). */
@@ -155,6 +164,24 @@ export async function verifyEnvelope (input: Uint8Array | unknown, allowedKeys: 
   const { announcement, envelope } = result.value
   if (announcement.kind !== 'segment') return refuse('invalid-announcement', `kind: a ${announcement.kind} announcement where a segment announcement belongs`)
   return { ok: true, value: { announcement, envelope } }
+}
+
+/** A part announcement whose signature checked out. */
+export interface VerifiedPart {
+  announcement: PartAnnouncement
+  envelope: SignedEnvelope
+}
+
+/**
+ * Checks an untrusted part envelope: shape, signer among `allowedKeys`, signature under the parts'
+ * domain, then the part announcement. Never throws; says why it refused.
+ */
+export async function verifyPartEnvelope (input: Uint8Array | unknown, allowedKeys: readonly string[]): Promise<VerifyResult<VerifiedPart>> {
+  const opened = await openEnvelope(input, PART_DOMAIN, key => allowedKeys.includes(key) ? undefined : `signer ${key} is not a key of this room`)
+  if (!opened.ok) return opened
+  const part = parsePartAnnouncement(opened.value.parsed)
+  if (!part.ok) return refuse('invalid-announcement', part.reason)
+  return { ok: true, value: { announcement: part.value, envelope: opened.value.envelope } }
 }
 
 /**

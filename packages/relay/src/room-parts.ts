@@ -1,0 +1,146 @@
+/**
+ * A room's LL-HLS parts at the relay. Part announcements come on the room's parts topic (signed by a
+ * room key under the parts' own domain); only the followed origin's are taken. Each part's block is
+ * fetched like a segment's (pushed down the tree or by bitswap), checked against its announced size and
+ * CID, and only then held and listed; one that fails is counted and never listed or served. Parts are
+ * kept for the newest KEPT_SEGMENTS segments of each rendition, then let go (their segment stays).
+ */
+import { roomPartsTopic, verifyPartEnvelope } from '@hivecast/shared'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { CID } from 'multiformats/cid'
+import type { Logger, PartAnnouncement, Room, SignedEnvelope } from '@hivecast/shared'
+import type { P2PNode } from '@hivecast/shared/node'
+import type { TopicValidatorFn } from '@libp2p/gossipsub'
+import type { BlockFetcher } from './block-fetcher.ts'
+import type { HeldBlocks } from './held-blocks.ts'
+import { fetchVerified } from './segment-fetch.ts'
+
+/** Segments of a rendition whose parts are kept: the in-progress one and the three before it. */
+export const KEPT_SEGMENTS = 4
+
+export interface PartRecord {
+  announcement: PartAnnouncement
+  envelope: SignedEnvelope
+  state: 'pending' | 'stored' | 'failed'
+}
+
+export interface RoomPartsOptions {
+  fetchBlock: BlockFetcher
+  fetchTimeoutMs: number
+  held: HeldBlocks
+  /** The room key whose segments are listed now: other origins' parts are dropped. */
+  following: () => string
+  /** A part was held (or failed): blocked playlist reloads look again. */
+  onChange: () => void
+  /** Counts a refused part by why (the room's `rejected` counts). */
+  reject: (reason: 'unusable-part' | 'invalid-part', detail: string) => void
+  stopping: AbortSignal
+  log: Logger
+}
+
+export class RoomParts {
+  readonly topic: string
+  readonly #node: P2PNode
+  readonly #room: Room
+  readonly #options: RoomPartsOptions
+  /** Per rendition, per segment seq, its parts by index. */
+  readonly #renditions = new Map<string, Map<number, PartRecord[]>>()
+  /** Per rendition, the longest part seen: the playlist's PART-TARGET. */
+  readonly #target = new Map<string, number>()
+  /** Parts held, and parts whose block could not be had or did not match its announcement (never listed). */
+  readonly counts = { held: 0, failed: 0 }
+
+  constructor (node: P2PNode, room: Room, options: RoomPartsOptions) {
+    this.#node = node
+    this.#room = room
+    this.#options = options
+    this.topic = roomPartsTopic(room.slug)
+  }
+
+  start (): void {
+    const pubsub = this.#node.libp2p.services.pubsub
+    pubsub.topicValidators.set(this.topic, this.#validate)
+    pubsub.subscribe(this.topic)
+  }
+
+  stop (): void {
+    const pubsub = this.#node.libp2p.services.pubsub
+    pubsub.unsubscribe(this.topic)
+    pubsub.topicValidators.delete(this.topic)
+  }
+
+  /** The longest part of `rendition` seen, seconds; undefined before its first part. */
+  target (rendition: string): number | undefined {
+    return this.#target.get(rendition)
+  }
+
+  /** The held parts of segment `seq`, in order from its first up to the first not held yet. */
+  held (rendition: string, seq: number): PartRecord[] {
+    const parts = this.#renditions.get(rendition)?.get(seq) ?? []
+    const held: PartRecord[] = []
+    for (let i = 0; i < parts.length && parts[i]?.state === 'stored'; i++) held.push(parts[i]!)
+    return held
+  }
+
+  readonly #validate: TopicValidatorFn = async (_peer, message) => {
+    const result = await verifyPartEnvelope(message.data, this.#room.keys)
+    if (!result.ok) {
+      this.#options.reject('invalid-part', result.reason)
+      return TopicValidatorResult.Reject
+    }
+    return this.take(result.value.announcement, result.value.envelope) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
+  }
+
+  /** Takes a verified part announcement; false for a repeat, a stale one, or another origin's (not forwarded). */
+  take (announcement: PartAnnouncement, envelope: SignedEnvelope): boolean {
+    if (this.#options.stopping.aborted || announcement.room !== this.#room.slug || envelope.key !== this.#options.following()) return false
+    let segments = this.#renditions.get(announcement.rendition)
+    if (segments === undefined) {
+      segments = new Map()
+      this.#renditions.set(announcement.rendition, segments)
+    }
+    const newest = Math.max(announcement.seq, ...segments.keys())
+    if (announcement.seq <= newest - KEPT_SEGMENTS) return false
+    const parts = segments.get(announcement.seq) ?? []
+    const known = parts[announcement.part]
+    if (known !== undefined) {
+      if (known.announcement.cid !== announcement.cid) this.#options.reject('invalid-part', `part ${announcement.part} of seq ${announcement.seq} announced again with another CID`)
+      return false
+    }
+    const record: PartRecord = { announcement, envelope, state: 'pending' }
+    parts[announcement.part] = record
+    segments.set(announcement.seq, parts)
+    this.#target.set(announcement.rendition, Math.max(this.#target.get(announcement.rendition) ?? 0, announcement.duration))
+    for (const [seq, old] of segments) if (seq <= newest - KEPT_SEGMENTS) this.#drop(segments, seq, old)
+    this.#fetch(record).catch(err => this.#options.log.error(`room ${this.#room.slug}: fetch of part ${announcement.cid} crashed: ${(err as Error).message}`))
+    return true
+  }
+
+  async #fetch (record: PartRecord): Promise<void> {
+    const { rendition, seq, part, cid, size } = record.announcement
+    const what = `${this.#room.slug}/${rendition} seq ${seq} part ${part} (${cid})`
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#options.fetchTimeoutMs), this.#options.stopping])
+    const stored = await fetchVerified(CID.parse(cid), size, what, signal, { ...this.#options, log: this.#options.log })
+    if (this.#options.stopping.aborted) return
+    // Dropped meanwhile (its segment slid out): the block is let go at once.
+    const kept = this.#renditions.get(rendition)?.get(seq)?.[part] === record
+    if (stored && kept) {
+      record.state = 'stored'
+      this.#options.held.hold([cid])
+      this.counts.held++
+    } else {
+      record.state = 'failed'
+      if (!stored) {
+        this.counts.failed++
+        this.#options.reject('unusable-part', `${what} could not be had or did not match its CID`)
+      }
+    }
+    this.#options.onChange()
+  }
+
+  #drop (segments: Map<number, PartRecord[]>, seq: number, parts: readonly PartRecord[]): void {
+    segments.delete(seq)
+    const held = parts.flatMap(p => p?.state === 'stored' ? [p.announcement.cid] : [])
+    if (held.length > 0) this.#options.held.release(held).catch(err => this.#options.log.warn(`room ${this.#room.slug}: letting parts go failed: ${(err as Error).message}`))
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * LL-HLS at the relay. Against an origin fixture (signed parts published at will): the media playlist
+ * lists parts with server control, part target and a preload hint; a blocking reload and the hinted
+ * part's URL answer the moment the part is held, not before; malformed or far-ahead reloads get 400,
+ * an unsatisfied one 503 after three target durations; a tampered part is never listed. Unit: blocked
+ * reloads are bounded, and a part whose block does not match its CID is refused by the relay's own check.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { logger, rawCid, roomPartsTopic, signPartAnnouncement } from '@hivecast/shared'
+import { createP2PNode, loadOrCreateIdentity } from '@hivecast/shared/node'
+import type { PartAnnouncement } from '@hivecast/shared'
+import { BlockingReloads, MAX_BLOCKED_RELOADS } from '../src/blocking-reload.ts'
+import { HeldBlocks } from '../src/held-blocks.ts'
+import { RoomParts } from '../src/room-parts.ts'
+import { RENDITION, followedRoom, removeDir, tempDir, waitFor } from './origin-fixture.ts'
+import type { FollowedRoom } from './origin-fixture.ts'
+
+const ROOM = 'llhls'
+let room: FollowedRoom | undefined
+after(async () => { await room?.stop() })
+
+const partBytes = (): Uint8Array => new Uint8Array(randomBytes(188 * 5))
+
+/** Resolves with the response, or 'pending' if none came within `ms`. */
+async function settledWithin (response: Promise<Response>, ms: number): Promise<Response | 'pending'> {
+  return await Promise.race([response, new Promise<'pending'>(resolve => setTimeout(() => { resolve('pending') }, ms))])
+}
+
+test('the relay lists parts, answers blocking reloads and preload hints the moment the part is held, and never lists a tampered part', async () => {
+  room = await followedRoom('llhls', ROOM)
+  const { origin, relay } = room
+  await origin.waitForSubscriber(relay.peerId, roomPartsTopic(ROOM))
+  const url = (path: string): string => new URL(`/hls/${ROOM}/${path}`, relay.url).toString()
+  const playlist = async (query = ''): Promise<string> => await (await fetch(url(`${RENDITION.name}.m3u8${query}`))).text()
+
+  // Segment 0 in four parts, then the segment itself (its bytes are the parts').
+  const parts0 = [partBytes(), partBytes(), partBytes(), partBytes()]
+  for (const [i, bytes] of parts0.entries()) await origin.publishPart(0, i, bytes, { last: i === 3 })
+  await origin.publishSegment(0, 0, {}, Buffer.concat(parts0))
+  const first = await waitFor('segment 0 listed with its parts', async () => {
+    const text = await playlist()
+    return text.includes('#EXTINF') && (text.match(/#EXT-X-PART:/g) ?? []).length === 4 ? text : undefined
+  })
+  assert.match(first, /^#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1\.500$/m)
+  assert.match(first, /^#EXT-X-PART-INF:PART-TARGET=0\.500$/m)
+  const lines = first.split('\n')
+  const partLines = lines.filter(l => l.startsWith('#EXT-X-PART:'))
+  assert.match(partLines[0]!, /^#EXT-X-PART:DURATION=0\.500,URI="\/ipfs\/[a-z0-9]+\?filename=0\.0\.ts",INDEPENDENT=YES$/)
+  assert.ok(partLines.slice(1).every(l => !l.includes('INDEPENDENT')))
+  assert.ok(lines.indexOf(partLines[3]!) < lines.findIndex(l => l.startsWith('#EXTINF')), 'a segment\'s parts come before it')
+  assert.equal(lines.at(-2), `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${RENDITION.name}/1.0.ts"`)
+  // Every listed part is served under its CID with its bytes.
+  for (const [i, line] of partLines.entries()) {
+    const body = new Uint8Array(await (await fetch(new URL(/URI="([^"]+)"/.exec(line)![1]!, relay.url))).arrayBuffer())
+    assert.deepEqual(body, parts0[i])
+  }
+
+  // A blocking reload for part 0 of segment 1 and the hinted part both wait for it.
+  const reload = fetch(url(`${RENDITION.name}.m3u8?_HLS_msn=1&_HLS_part=0`))
+  const hinted = fetch(url(`${RENDITION.name}/1.0.ts`))
+  assert.equal(await settledWithin(reload, 400), 'pending', 'the reload waits for the part')
+  assert.equal(await settledWithin(hinted, 10), 'pending', 'the hinted part waits for it')
+  const part10 = partBytes()
+  const publishedAt = Date.now()
+  await origin.publishPart(1, 0, part10)
+  const answered = await reload
+  const waited = Date.now() - publishedAt
+  assert.equal(answered.status, 200)
+  const text = await answered.text()
+  assert.match(text, /filename=1\.0\.ts",INDEPENDENT=YES\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="720p\/1\.1\.ts"/)
+  assert.ok(waited < 1500, `the reload was answered ${waited} ms after the part was published`)
+  const hintResponse = await hinted
+  assert.equal(hintResponse.status, 200)
+  assert.deepEqual(new Uint8Array(await hintResponse.arrayBuffer()), part10)
+
+  // Malformed and far-ahead reloads.
+  assert.equal((await fetch(url(`${RENDITION.name}.m3u8?_HLS_part=1`))).status, 400)
+  assert.equal((await fetch(url(`${RENDITION.name}.m3u8?_HLS_msn=x`))).status, 400)
+  assert.equal((await fetch(url(`${RENDITION.name}.m3u8?_HLS_msn=9`))).status, 400)
+  // Unsatisfied: 503 after three target durations (the fixture's segments are 2 s).
+  const started = Date.now()
+  assert.equal((await fetch(url(`${RENDITION.name}.m3u8?_HLS_msn=2&_HLS_part=3`))).status, 503)
+  assert.ok(Date.now() - started >= 5500, `a blocked reload gave up after ${Date.now() - started} ms`)
+
+  // A tampered part: the origin's block for the announced CID holds other bytes. Never listed.
+  const claimed = partBytes()
+  const cid = await rawCid(claimed)
+  await origin.node.blockstore.put(cid, partBytes())
+  const tampered: PartAnnouncement = { kind: 'part', room: ROOM, rendition: RENDITION.name, session: 'fixture', seq: 1, part: 1, cid: cid.toString(), size: claimed.length, duration: 0.5, independent: false, last: false }
+  await origin.node.libp2p.services.pubsub.publish(roomPartsTopic(ROOM), new TextEncoder().encode(JSON.stringify(await signPartAnnouncement(tampered, origin.identity.privateKey, origin.identity.id))))
+  await waitFor('the tampered part refused', () => relay.status().rooms[ROOM]?.rejected['unusable-part'] === 1 ? true : undefined, 30_000)
+  assert.doesNotMatch(await playlist(), new RegExp(cid.toString()))
+  assert.equal((await fetch(new URL(`/ipfs/${cid.toString()}`, relay.url))).status, 404)
+})
+
+test('blocked reloads are bounded: past the bound a reload is refused at once, and a notify answers the ready ones', async () => {
+  const reloads = new BlockingReloads()
+  let ready = false
+  const signal = new AbortController().signal
+  const waiting = Array.from({ length: MAX_BLOCKED_RELOADS }, async () => await reloads.wait(() => ready, 10_000, signal))
+  assert.equal(reloads.waiting, MAX_BLOCKED_RELOADS)
+  assert.equal(await reloads.wait(() => ready, 10_000, signal), 'busy')
+  assert.equal(reloads.refused, 1)
+  ready = true
+  reloads.notify()
+  assert.deepEqual(new Set(await Promise.all(waiting)), new Set(['ready']))
+  assert.equal(reloads.waiting, 0)
+  assert.equal(await reloads.wait(() => false, 50, signal), 'timeout')
+  const gone = new AbortController()
+  const leaving = reloads.wait(() => false, 10_000, gone.signal)
+  gone.abort()
+  assert.equal(await leaving, 'gone')
+})
+
+test('a part whose block does not match its CID is refused by the relay\'s own check, and a good one is listed', async () => {
+  const dir = await tempDir('room-parts')
+  const identity = await loadOrCreateIdentity(join(dir, 'origin'))
+  const node = await createP2PNode({ identity: await loadOrCreateIdentity(join(dir, 'relay')), dataDir: join(dir, 'relay'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+  try {
+    const good = partBytes()
+    const wrong = partBytes()
+    // A fetcher that hands over other bytes for one CID, as a faulty or hostile peer path could.
+    const fetchBlock = async (cid: { toString: () => string }): Promise<Uint8Array> => cid.toString() === (await rawCid(good)).toString() ? good : wrong
+    const rejected: string[] = []
+    let changes = 0
+    const parts = new RoomParts(node, { slug: ROOM, keys: [identity.id] }, {
+      fetchBlock,
+      fetchTimeoutMs: 2000,
+      held: new HeldBlocks(node),
+      following: () => identity.id,
+      onChange: () => { changes++ },
+      reject: reason => { rejected.push(reason) },
+      stopping: new AbortController().signal,
+      log: logger('relay:test', { write: () => {} })
+    })
+    const announce = async (part: number, claimed: Uint8Array): Promise<void> => {
+      const announcement: PartAnnouncement = { kind: 'part', room: ROOM, rendition: '360p', session: 's', seq: 5, part, cid: (await rawCid(claimed)).toString(), size: claimed.length, duration: 0.3, independent: part === 0, last: false }
+      const envelope = await signPartAnnouncement(announcement, identity.privateKey, identity.id)
+      assert.equal(parts.take(announcement, envelope), true)
+    }
+    await announce(0, good)
+    await waitFor('part 0 held', () => parts.held('360p', 5).length === 1 ? true : undefined)
+    // Part 1 claims bytes the fetcher does not deliver.
+    await announce(1, partBytes())
+    await waitFor('part 1 settled', () => changes === 2 ? true : undefined)
+    assert.equal(parts.held('360p', 5).length, 1, 'the mismatching part is not listed')
+    assert.deepEqual(rejected, ['unusable-part'])
+    assert.equal(parts.counts.failed, 1)
+  } finally {
+    await node.stop()
+    await removeDir(dir)
+  }
+})
