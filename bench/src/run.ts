@@ -16,7 +16,7 @@ import { measurePeerShare } from './peer-share.ts'
 import { measurePlayerStartup } from './player-startup.ts'
 import { measurePublishLatency } from './publish-latency.ts'
 import { DEFAULT_SIMULATION, simulatePush } from './push-simulation/push-simulation.ts'
-import type { Summary } from './stats.ts'
+import type { Summary } from '@hivecast/devnet'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } })
 if (values.help) {
