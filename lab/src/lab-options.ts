@@ -35,10 +35,10 @@ interface OptionSpec {
 export const LAB_OPTION_TABLE: readonly OptionSpec[] = [
   { flag: 'quick', help: 'the CI-sized run (under 5 minutes): fewer viewers, shorter stretches' },
   { flag: 'viewers-per-home', value: '<n>', full: 6, quick: 3, help: 'Chromium viewers in each of the two homes (one browser per home)' },
-  { flag: 'seconds', value: '<s>', full: 180, quick: 60, help: 'seconds of steady playback measured' },
-  { flag: 'warmup', value: '<s>', full: 30, quick: 20, help: 'seconds of playback before measuring, so viewers find each other' },
+  { flag: 'seconds', value: '<s>', full: 180, quick: 45, help: 'seconds of steady playback measured' },
+  { flag: 'warmup', value: '<s>', full: 30, quick: 10, help: 'seconds of playback before measuring, so viewers find each other' },
   { flag: 'renditions', value: '<list>', full: '240p', quick: '240p', help: 'the origin\'s renditions' },
-  { flag: 'turn-off-seconds', value: '<s>', full: 60, quick: 30, help: 'then stop the TURN server and watch this long for stalls (0 skips it)' },
+  { flag: 'turn-off-seconds', value: '<s>', full: 60, quick: 20, help: 'then stop the TURN server and watch this long for stalls (0 skips it)' },
   { flag: 'slow-relay-mbit', value: '<Mbit/s>', full: 2, quick: 2, help: 'relay-4\'s link both ways (0: no relay is slow)' },
   { flag: 'origin-uplink-factor', value: '<x>', full: 2.5, quick: 2.5, help: 'the origin\'s uplink over the ladder\'s declared bitrate' },
   { flag: 'help', help: 'show this help' }
