@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto'
 import { startDevnet } from '@hivecast/devnet'
 import { postCaption, waitForCueShown } from '@hivecast/devnet/caption-viewer'
 import { launchChromium } from '@hivecast/devnet/chromium'
-import { summarize } from './stats.ts'
-import type { Summary } from './stats.ts'
+import { summarize } from '@hivecast/devnet'
+import type { Summary } from '@hivecast/devnet'
 
 export interface CaptionDelayResult {
   captions: number

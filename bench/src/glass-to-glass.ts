@@ -5,15 +5,14 @@
  */
 import { startDevnet } from '@hivecast/devnet'
 import { launchChromium } from '@hivecast/devnet/chromium'
-import { summarize } from './stats.ts'
-import type { Summary } from './stats.ts'
+import { playerLatencyMs } from '@hivecast/devnet/player-page'
+import { summarize } from '@hivecast/devnet'
+import type { Summary } from '@hivecast/devnet'
 
 export interface GlassToGlassResult {
   seconds: number
   latencyMs: Summary
 }
-
-interface LatencyStats { latencyMs: number | null }
 
 export async function measureGlassToGlass (options: { seconds: number }): Promise<GlassToGlassResult> {
   const devnet = await startDevnet({ relays: 2, renditions: '360p', site: true, log: null })
@@ -21,8 +20,7 @@ export async function measureGlassToGlass (options: { seconds: number }): Promis
   try {
     const page = await browser.newPage()
     await page.goto(`${devnet.site!.url}watch.html?room=${devnet.room}`)
-    const latency = async (): Promise<number | null> =>
-      await page.evaluate(() => (window as unknown as { hivecastPlayer?: { stats(): LatencyStats } }).hivecastPlayer?.stats().latencyMs ?? null)
+    const latency = async (): Promise<number | null> => await playerLatencyMs(page)
     const deadline = Date.now() + 40_000
     while (await latency() === null) {
       if (Date.now() > deadline) throw new Error('the player reported no latency within 40 s of loading')

@@ -8,8 +8,8 @@
  */
 import { relayRoutes } from '@hivecast/shared'
 import { startDevnet } from '@hivecast/devnet'
-import { summarize } from './stats.ts'
-import type { Summary } from './stats.ts'
+import { summarize } from '@hivecast/devnet'
+import type { Summary } from '@hivecast/devnet'
 
 interface OriginStatus {
   recent: Array<{ rendition: string, seq: number, cid: string, publishedAt: number }>

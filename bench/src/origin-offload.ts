@@ -4,8 +4,9 @@
  * relays and Chromium viewers on this machine, over a stretch of steady playback. Also the origin's
  * upload against the stream's own bytes: ~1 means it sends each segment about once.
  */
-import { startDevnet } from '@hivecast/devnet'
+import { PublishedTally, startDevnet } from '@hivecast/devnet'
 import { launchChromium } from '@hivecast/devnet/chromium'
+import { playedBytesOf } from '@hivecast/devnet/player-page'
 import type { Page } from 'playwright-core'
 
 export interface OriginOffloadResult {
@@ -21,15 +22,8 @@ export interface OriginOffloadResult {
   uploadPerStreamByte: number
 }
 
-interface OriginStatus { recent: Array<{ seq: number, size: number, publishedAt: number }> }
-interface ViewerStats { bytesBySource: Record<string, number> }
-
 async function viewerBytes (pages: Page[]): Promise<number> {
-  const each = await Promise.all(pages.map(async page => await page.evaluate(() => {
-    const stats = (window as unknown as { hivecastPlayer: { stats(): ViewerStats } }).hivecastPlayer.stats()
-    return Object.values(stats.bytesBySource).reduce((a, b) => a + b, 0)
-  })))
-  return each.reduce((a, b) => a + b, 0)
+  return (await playedBytesOf(pages)).all
 }
 
 export async function measureOriginOffload (options: { relays: number, viewers: number, seconds: number, p2p?: 'on' | 'off' }): Promise<OriginOffloadResult> {
@@ -51,8 +45,9 @@ export async function measureOriginOffload (options: { relays: number, viewers: 
     await new Promise(resolve => setTimeout(resolve, options.seconds * 1000))
     const upload = devnet.originUpload!.downstreamBytes - upload0
     const viewers = await viewerBytes(pages) - viewers0
-    const status = await (await fetch(`${devnet.origin.url}/status`)).json() as OriginStatus
-    const stream = status.recent.filter(s => s.publishedAt >= startedAt && s.publishedAt < startedAt + options.seconds * 1000).reduce((n, s) => n + s.size, 0)
+    const published = new PublishedTally(devnet.origin.url)
+    await published.sample()
+    const stream = published.bytesBetween(startedAt, startedAt + options.seconds * 1000)
     return {
       relays: options.relays,
       viewers: options.viewers,

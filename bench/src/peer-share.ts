@@ -5,12 +5,12 @@
  * once every viewer plays and has a peer; each sample is the share of the bytes played in that stretch.
  */
 import { createServer } from 'node:http'
-import { startDevnet } from '@hivecast/devnet'
+import { startDevnet, summarize } from '@hivecast/devnet'
 import { launchChromium } from '@hivecast/devnet/chromium'
-import { summarize } from './stats.ts'
+import { playedBytesOf } from '@hivecast/devnet/player-page'
 import type { AddressInfo } from 'node:net'
 import type { Page } from 'playwright-core'
-import type { Summary } from './stats.ts'
+import type { Summary } from '@hivecast/devnet'
 
 export interface PeerShareResult {
   viewers: number
@@ -28,14 +28,6 @@ export interface PeerShareResult {
 interface Stats { p2p: string, peers: { peers: number }, bytesBySource: Record<string, number> }
 
 const SAMPLE_MS = 5_000
-
-async function bytes (pages: Page[]): Promise<{ peers: number, all: number }> {
-  const each = await Promise.all(pages.map(async page => await page.evaluate(() => {
-    const stats = (document.querySelector('hivecast-player') as unknown as { stats: () => Stats }).stats()
-    return { peers: stats.bytesBySource.peers ?? 0, all: Object.values(stats.bytesBySource).reduce((a, b) => a + b, 0) }
-  })))
-  return { peers: each.reduce((n, b) => n + b.peers, 0), all: each.reduce((n, b) => n + b.all, 0) }
-}
 
 export async function measurePeerShare (options: { viewers: number, seconds: number }): Promise<PeerShareResult> {
   const devnet = await startDevnet({ relays: 1, renditions: '240p', site: true, log: null })
@@ -67,13 +59,13 @@ export async function measurePeerShare (options: { viewers: number, seconds: num
       if (connected === pages.length) break
       await new Promise(resolve => setTimeout(resolve, 500))
     }
-    const first = await bytes(pages)
+    const first = await playedBytesOf(pages)
     let previous = first
     const samples: number[] = []
     const deadline = Date.now() + options.seconds * 1000
     while (Date.now() < deadline) {
       await new Promise(resolve => setTimeout(resolve, Math.min(SAMPLE_MS, Math.max(0, deadline - Date.now()))))
-      const now = await bytes(pages)
+      const now = await playedBytesOf(pages)
       if (now.all > previous.all) samples.push((now.peers - previous.peers) / (now.all - previous.all))
       previous = now
     }

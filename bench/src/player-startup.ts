@@ -5,8 +5,8 @@
  */
 import { startDevnet } from '@hivecast/devnet'
 import { launchChromium } from '@hivecast/devnet/chromium'
-import { summarize } from './stats.ts'
-import type { Summary } from './stats.ts'
+import { summarize } from '@hivecast/devnet'
+import type { Summary } from '@hivecast/devnet'
 
 export interface PlayerStartupResult {
   loads: number

@@ -4,8 +4,8 @@
  * run on this machine, so one clock serves every timestamp.
  */
 import { startDevnet } from '@hivecast/devnet'
-import { summarize } from './stats.ts'
-import type { Summary } from './stats.ts'
+import { summarize } from '@hivecast/devnet'
+import type { Summary } from '@hivecast/devnet'
 
 interface OriginStatus {
   recent: Array<{ rendition: string, seq: number, cid: string, size: number, finishedAt: number, publishedAt: number }>

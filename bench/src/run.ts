@@ -16,8 +16,8 @@ import { measurePeerShare } from './peer-share.ts'
 import { measurePlayerStartup } from './player-startup.ts'
 import { measurePublishLatency } from './publish-latency.ts'
 import { DEFAULT_SIMULATION, simulatePush } from './push-simulation/push-simulation.ts'
-import { summarize } from './stats.ts'
-import type { Summary } from './stats.ts'
+import { summarize } from '@hivecast/devnet'
+import type { Summary } from '@hivecast/devnet'
 
 /** Slow relays' uplink in the simulation: one 256 KB block a second once, not to two children. */
 const SLOW_UPLINK_MBPS = 3

@@ -1,4 +1,5 @@
 /** A Chromium viewer on the site's watch page, with what fault tests read from it. */
+import { playerStalls, watchPlayerPage } from '@hivecast/devnet/player-page'
 import type { Browser, Page } from 'playwright-core'
 
 export interface SegmentStat { cid: string, source: string, bytes: number, verified: boolean }
@@ -19,18 +20,7 @@ export async function openWatchPage (browser: Browser, siteUrl: string, room: st
   const page = await browser.newPage()
   const problems: string[] = []
   page.on('pageerror', err => { problems.push(err.message) })
-  await page.addInitScript(() => {
-    const w = window as unknown as { hcStalledMs: number, hcStallStart: number | undefined, hcPlayed: boolean }
-    w.hcStalledMs = 0
-    w.hcPlayed = false
-    // Media events do not bubble; the capture phase on document sees them all.
-    document.addEventListener('playing', () => {
-      if (w.hcStallStart !== undefined) w.hcStalledMs += performance.now() - w.hcStallStart
-      w.hcStallStart = undefined
-      w.hcPlayed = true
-    }, true)
-    document.addEventListener('waiting', () => { if (w.hcPlayed) w.hcStallStart ??= performance.now() }, true)
-  })
+  await watchPlayerPage(page)
   if (config !== undefined) {
     const json = { relays: config.relays, rooms: [{ slug: room, title: 'Test room', key: config.key }] }
     await page.route('**/config.json', async route => { await route.fulfill({ json }) })
@@ -40,10 +30,7 @@ export async function openWatchPage (browser: Browser, siteUrl: string, room: st
     page,
     problems,
     currentTime: async () => await page.evaluate(() => document.querySelector('video')?.currentTime ?? 0),
-    stalledMs: async () => await page.evaluate(() => {
-      const w = window as unknown as { hcStalledMs: number, hcStallStart: number | undefined }
-      return w.hcStalledMs + (w.hcStallStart === undefined ? 0 : performance.now() - w.hcStallStart)
-    }),
+    stalledMs: async () => (await playerStalls(page)).ms,
     stats: async () => await page.evaluate(() => (window as unknown as { hivecastPlayer: { stats: () => ViewerStats } }).hivecastPlayer.stats())
   }
 }

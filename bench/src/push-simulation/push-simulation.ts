@@ -19,10 +19,10 @@ import { PARENT_CHECK_MS, createBlockFetcher } from '../../../packages/relay/src
 import { SegmentPushes } from '../../../packages/relay/src/segment-pushes.ts'
 import { SegmentPusher } from '../../../packages/origin/src/segment-pusher.ts'
 import { RELAY_PUSH_FANOUT, pushDepth } from '@hivecast/shared/node'
-import { summarize } from '../stats.ts'
+import { summarize } from '@hivecast/devnet'
 import { LinkScheduler, pairHash } from './link-scheduler.ts'
 import { SimulatedNetwork, simAddress } from './simulated-network.ts'
-import type { Summary } from '../stats.ts'
+import type { Summary } from '@hivecast/devnet'
 import type { BlockFetcher } from '../../../packages/relay/src/block-fetcher.ts'
 import type { CID } from 'multiformats/cid'
 

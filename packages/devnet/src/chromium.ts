@@ -9,10 +9,14 @@ import type { Browser } from 'playwright-core'
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
-/** `extraArgs`: more command-line switches, e.g. `--host-resolver-rules=…` to reach 127.0.0.1 by a LAN-like name. */
-export async function launchChromium (extraArgs: string[] = []): Promise<Browser> {
+/**
+ * `extraArgs`: more command-line switches, e.g. `--host-resolver-rules=…` to reach 127.0.0.1 by a LAN-like
+ * name. `executablePath`: another way to start Chromium, e.g. the network lab's script that runs it in a
+ * home's network namespace.
+ */
+export async function launchChromium (extraArgs: string[] = [], executablePath = CHROMIUM_PATH): Promise<Browser> {
   return await chromium.launch({
-    executablePath: CHROMIUM_PATH,
+    executablePath,
     args: [
       ...extraArgs,
       '--no-sandbox',

@@ -66,6 +66,20 @@ export interface DevnetOptions {
   turn?: Pick<TurnServer, 'turnUrl' | 'stunUrl' | 'secretFile'>
   /** Where the processes' lines go; null silences them. */
   log?: ((line: string) => void) | null
+  /**
+   * Where each process runs, instead of `host` on this machine: its own address and a command prefix
+   * (the network lab puts each in a namespace: `ip netns exec hvlab-relay-1`).
+   */
+  placement?: { origin?: ServicePlacement, relays?: ServicePlacement[] }
+  /** Relays serve HTTPS (`--tls-cert`, `--tls-key`) and their viewer WebSocket as `/tls/ws` with this certificate. */
+  relayTls?: { certFile: string, keyFile: string }
+}
+
+export interface ServicePlacement {
+  /** The address the process listens on (HTTP and libp2p). */
+  host: string
+  /** See `ServiceOptions.commandPrefix`. */
+  commandPrefix?: string[]
 }
 
 export interface OriginHandle {
@@ -133,11 +147,12 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
   let originPorts: { http: number, p2p: number } | undefined
   const startOrigin = async (): Promise<OriginHandle> => {
     const ready = join(dataDir, 'origin.ready.json')
+    const originHost = options.placement?.origin?.host ?? host
     const args = [
       '--room', room,
       '--data', join(dataDir, 'origin'),
-      '--http', `${host}:${originPorts?.http ?? options.ports?.origin ?? 0}`,
-      '--listen', `/ip4/${host}/tcp/${originPorts?.p2p ?? options.ports?.originP2p ?? 0}`,
+      '--http', `${originHost}:${originPorts?.http ?? options.ports?.origin ?? 0}`,
+      '--listen', `/ip4/${originHost}/tcp/${originPorts?.p2p ?? options.ports?.originP2p ?? 0}`,
       '--ready-file', ready
     ]
     if (options.renditions !== undefined) args.push('--renditions', options.renditions)
@@ -158,7 +173,7 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
     if (standby !== undefined) args.push('--room-key', standby.key)
     if (options.push === false) args.push('--push-fanout', '0')
     if (options.partDuration !== undefined) args.push('--part-duration', String(options.partDuration))
-    const process = await startService({ name: 'origin', script: ORIGIN_CLI, args, ready: readyFile(ready), log: options.log })
+    const process = await startService({ name: 'origin', script: ORIGIN_CLI, args, ready: readyFile(ready), log: options.log, commandPrefix: options.placement?.origin?.commandPrefix })
     started.push(process)
     const handle = originHandle(process)
     originPorts = { http: portOf(handle.url), p2p: tcpPortOf(handle.multiaddr) }
@@ -170,15 +185,20 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
   let firstRelay: string | undefined
   const startRelay = async (index: number, originAddress: string): Promise<RelayHandle> => {
     // The relay has no ready file: devnet picks its HTTP port and asks its /status.
+    const placement = options.placement?.relays?.[index]
+    const relayHost = placement?.host ?? host
     const http = relayPorts[index]?.http ?? options.ports?.relays?.[index] ?? await freeTcpPort()
+    const tls = options.relayTls
     const args = [
       '--origin', originAddress,
       '--room', room,
       '--data', join(dataDir, `relay-${index + 1}`),
-      '--http', `${host}:${http}`,
-      '--listen', `/ip4/${host}/tcp/${relayPorts[index]?.p2p ?? 0}`,
-      '--listen', `/ip4/${host}/tcp/${relayPorts[index]?.ws ?? 0}/ws`
+      '--http', `${relayHost}:${http}`,
+      '--listen', `/ip4/${relayHost}/tcp/${relayPorts[index]?.p2p ?? 0}`,
+      // A page served over https may open only secure WebSockets.
+      '--listen', `/ip4/${relayHost}/tcp/${relayPorts[index]?.ws ?? 0}/${tls === undefined ? 'ws' : 'tls/ws'}`
     ]
+    if (tls !== undefined) args.push('--tls-cert', tls.certFile, '--tls-key', tls.keyFile)
     // Relays find each other through the directory; the first one is everyone's way in.
     if (index > 0 && firstRelay !== undefined) args.push('--peer', firstRelay)
     if (options.archive === true) args.push('--archive')
@@ -186,8 +206,8 @@ export async function startDevnet (options: DevnetOptions = {}): Promise<Devnet>
     if (options.push === false) args.push('--push-fanout', '0')
     if (options.turn !== undefined) args.push('--ice-server', options.turn.stunUrl, '--ice-server', options.turn.turnUrl, '--turn-secret-file', options.turn.secretFile)
     args.push(...options.relayArgs?.[index] ?? [])
-    const url = `http://${host}:${http}`
-    const process = await startService({ name: `relay-${index + 1}`, script: RELAY_CLI, args, ready: relayStatus(url), log: options.log })
+    const url = `${tls === undefined ? 'http' : 'https'}://${relayHost}:${http}`
+    const process = await startService({ name: `relay-${index + 1}`, script: RELAY_CLI, args, ready: relayStatus(url), log: options.log, commandPrefix: placement?.commandPrefix })
     started.push(process)
     const multiaddr = process.ready.multiaddrs.find(a => !/\/wss?\//.test(a))
     if (multiaddr === undefined) throw new Error(`relay-${index + 1} listens on no libp2p TCP address`)

@@ -23,6 +23,11 @@ export interface ServiceOptions<T> {
   /** Path of the command's `.ts` entry point. */
   script: string
   args: string[]
+  /**
+   * Runs the command through this, e.g. `['ip', 'netns', 'exec', 'hvlab-relay-1']` for a network
+   * namespace of the lab; it must exec the command (so the pid stays the command's) and pass signals.
+   */
+  commandPrefix?: string[]
   ready: ReadyProbe<T>
   /** Where the child's lines go; defaults to this process's stdout. Null silences them. */
   log?: ((line: string) => void) | null
@@ -68,7 +73,8 @@ async function shebangFlags (script: string): Promise<string[]> {
 export async function startService<T> (options: ServiceOptions<T>): Promise<ServiceProcess<T>> {
   // A process group of its own: Ctrl-C in a terminal reaches only the launcher, which stops the
   // children in order, instead of every child getting the signal twice.
-  const child = spawn(process.execPath, [...await shebangFlags(options.script), options.script, ...options.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const command = [...options.commandPrefix ?? [], process.execPath, ...await shebangFlags(options.script), options.script, ...options.args]
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   running.add(child)
   const log = options.log === undefined ? (line: string) => { console.log(line) } : options.log
   const output: string[] = []

@@ -5,12 +5,13 @@
  * one day), served with its date moved to today (UTC) so the rooms list always has a talk on now.
  */
 import { createServer } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import sirv from 'sirv'
 import type { AddressInfo } from 'node:net'
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 
 export const SITE_DIST = fileURLToPath(new URL('../../../site/dist', import.meta.url))
 
@@ -32,7 +33,8 @@ export interface SiteServer {
   stop(): Promise<void>
 }
 
-export async function startSiteServer (config: SiteConfig, host: string, port: number): Promise<SiteServer> {
+/** With `tls`, served over https (the network lab's pages must be secure contexts on a non-loopback address). */
+export async function startSiteServer (config: SiteConfig, host: string, port: number, tls?: { cert: Buffer, key: Buffer }): Promise<SiteServer> {
   if (!existsSync(SITE_DIST)) {
     throw new Error(`the site is not built (${SITE_DIST} is missing): run \`npm run build -w site\` first`)
   }
@@ -40,7 +42,7 @@ export async function startSiteServer (config: SiteConfig, host: string, port: n
   const samplePath = join(SITE_DIST, SAMPLE_SCHEDULE)
   const sample = existsSync(samplePath) ? readFileSync(samplePath, 'utf8') : undefined
   const body = JSON.stringify(config.schedule === undefined && sample !== undefined ? { ...config, schedule: SAMPLE_SCHEDULE } : config)
-  const server: Server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     // Other sites load hivecast-player.js (an ES module, so fetched with CORS) and embed.html.
     res.setHeader('Access-Control-Allow-Origin', '*')
     if (req.url?.split('?')[0] === '/config.json') {
@@ -57,14 +59,15 @@ export async function startSiteServer (config: SiteConfig, host: string, port: n
       res.writeHead(404, { 'Content-Type': 'text/plain' })
       res.end('not found\n')
     })
-  })
+  }
+  const server: Server = tls === undefined ? createServer(handle) : createHttpsServer({ cert: tls.cert, key: tls.key }, handle)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, resolve)
   })
   const address = server.address() as AddressInfo
   return {
-    url: `http://${host}:${address.port}/`,
+    url: `${tls === undefined ? 'http' : 'https'}://${host}:${address.port}/`,
     stop: async () => {
       server.closeAllConnections()
       await new Promise<void>(resolve => server.close(() => resolve()))

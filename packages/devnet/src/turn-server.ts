@@ -1,6 +1,7 @@
 /**
- * A STUN/TURN server (Debian's coturn, `turnserver`) on 127.0.0.1 with a TURN REST shared secret, as
- * a conference runs beside its relays; every line it logs is kept, so tests can see who allocated.
+ * A STUN/TURN server (Debian's coturn, `turnserver`) with a TURN REST shared secret, as a conference
+ * runs beside its relays: on 127.0.0.1, or on a lab host's address inside its network namespace. Every
+ * line it logs is kept, so tests can see who allocated.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -9,7 +10,7 @@ import { join } from 'node:path'
 import { freeTcpPort } from './loopback-server.ts'
 
 export interface TurnServer {
-  /** `turn:127.0.0.1:<port>?transport=udp`. */
+  /** `turn:<host>:<port>?transport=udp`. */
   turnUrl: string
   stunUrl: string
   port: number
@@ -20,15 +21,31 @@ export interface TurnServer {
   stop: () => Promise<void>
 }
 
-export async function startTurnServer (): Promise<TurnServer> {
+export interface TurnServerOptions {
+  /** Listening and relayed address; 127.0.0.1 (loopback peers allowed) when absent. */
+  host?: string
+  /** Fixed port (a namespace of its own has all of them free); a free one when absent. */
+  port?: number
+  /** Runs coturn through this, e.g. `['ip', 'netns', 'exec', 'hvlab-turn']`. */
+  commandPrefix?: string[]
+}
+
+export async function startTurnServer (options: TurnServerOptions = {}): Promise<TurnServer> {
+  const host = options.host ?? '127.0.0.1'
   const dir = await mkdtemp(join(tmpdir(), 'hivecast-turn-'))
   const secret = `hivecast-turn-${Math.random().toString(36).slice(2)}${Date.now()}`
   const secretFile = join(dir, 'secret')
   await writeFile(secretFile, `${secret}\n`)
-  const port = await freeTcpPort()
-  const child = spawn('turnserver', ['-n', '--verbose', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
+  const port = options.port ?? await freeTcpPort()
+  const command = [...options.commandPrefix ?? [], 'turnserver', '-n', '--verbose', `--listening-ip=${host}`, `--relay-ip=${host}`, `--listening-port=${port}`,
     '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=hivecast.test', '--no-tls', '--no-dtls', '--no-cli',
-    '--allow-loopback-peers', '--simple-log', '--log-file=stdout', `--pidfile=${join(dir, 'turn.pid')}`], { stdio: ['ignore', 'pipe', 'pipe'] })
+    ...(host === '127.0.0.1' ? ['--allow-loopback-peers'] : []), '--simple-log', '--log-file=stdout', `--pidfile=${join(dir, 'turn.pid')}`]
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+  // coturn is no process group leader of its own: it must not outlive this process (a lab namespace
+  // it holds on to would live on with it).
+  const killOnExit = (): void => { child.kill('SIGKILL') }
+  process.once('exit', killOnExit)
+  child.once('exit', () => process.off('exit', killOnExit))
   const lines: string[] = []
   child.stdout.on('data', (chunk: Buffer) => lines.push(chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => lines.push(chunk.toString()))
@@ -56,5 +73,5 @@ export async function startTurnServer (): Promise<TurnServer> {
     await stop()
     throw err
   }
-  return { turnUrl: `turn:127.0.0.1:${port}?transport=udp`, stunUrl: `stun:127.0.0.1:${port}`, port, secretFile, log: () => lines.join(''), stop }
+  return { turnUrl: `turn:${host}:${port}?transport=udp`, stunUrl: `stun:${host}:${port}`, port, secretFile, log: () => lines.join(''), stop }
 }

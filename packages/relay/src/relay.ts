@@ -81,7 +81,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
   const identity = await loadOrCreateIdentity(options.dataDir)
   // Origins and peers are dialed by PeerLink, which retries, rather than by createP2PNode, which gives up.
   const traffic = new P2PTraffic()
-  const node = await createP2PNode({ identity, dataDir: options.dataDir, listen: options.listen ?? [...RELAY_DEFAULTS.listen], announce: options.announce, viewers: true, metrics: traffic })
+  const node = await createP2PNode({ identity, dataDir: options.dataDir, listen: options.listen ?? [...RELAY_DEFAULTS.listen], announce: options.announce, viewers: true, metrics: traffic, ...(tls === undefined ? {} : { tls }) })
   // Helia's bitswap counts the blocks it sends but not those it receives: a fetched block that was not
   // in the store before came from a peer.
   const countReceived = (fetch: BlockFetcher): BlockFetcher => async (cid, signal) => {

@@ -28,6 +28,8 @@ export type HivecastErrorCode =
   | 'NOT_READY'
   /** Content whose recording consent was withdrawn (a signed `withdrawal`): never pinned or served again. */
   | 'WITHDRAWN_CONTENT'
+  /** The network lab could not build its network (not root, or an `ip`/`nft`/`tc` command failed). */
+  | 'NETWORK_SETUP'
 
 export interface HivecastErrorOptions {
   /** The error this one explains, kept for logs and debuggers. */
@@ -172,4 +174,13 @@ export function errorCode (err: unknown): ErrorLabel {
 export function errorMessage (err: unknown): string {
   if (err instanceof Error) return err.message
   return typeof err === 'string' ? err : String(err)
+}
+
+export class NetworkSetupError extends HivecastError {
+  static override name = 'NetworkSetupError'
+  override name = 'NetworkSetupError'
+
+  constructor (message: string, options?: HivecastErrorOptions) {
+    super('NETWORK_SETUP', message, options)
+  }
 }

@@ -46,6 +46,11 @@ export interface P2PNodeOptions {
   viewers?: boolean
   /** Counts what the node moves: libp2p connection bytes and bitswap blocks (the relay's /metrics). */
   metrics?: Metrics
+  /**
+   * Certificate and key for `/tls/ws` listen addresses: a page served over https may open only secure
+   * WebSockets. Read once at start (a renewed certificate reaches the WebSocket at the next start).
+   */
+  tls?: { cert: Buffer, key: Buffer }
 }
 
 export interface P2PServices extends Record<string, unknown> {
@@ -90,7 +95,7 @@ export async function createP2PNode (options: P2PNodeOptions): Promise<P2PNode> 
   const node = withBitswap(withLibp2pLight(helia, {
     privateKey: options.identity.privateKey,
     addresses: { listen: options.listen, ...(options.announce === undefined || options.announce.length === 0 ? {} : { announce: options.announce }) },
-    transports: [tcp(), webSockets()],
+    transports: [tcp(), webSockets(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } })],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(options.viewers === true ? { connectionManager: VIEWER_CONNECTIONS } : {}),

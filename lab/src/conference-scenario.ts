@@ -1,0 +1,244 @@
+/**
+ * The issue's first scenario, as real processes in the lab's network: an origin whose uplink is capped
+ * at 2.5x the ladder, 4 relays (one slow), coturn, the site, and two NATed homes (one symmetric) whose
+ * Chromium viewers watch the room. Measures peer share (and the part of it that came through TURN),
+ * stalls, the origin's upload per stream byte and glass-to-glass latency over a stretch of steady
+ * playback; then, optionally, stops the TURN server and watches whether any viewer stalls.
+ */
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PublishedTally, startDevnet, startSiteServer, startTurnServer, summarize } from '@hivecast/devnet'
+import { CHROMIUM_PATH, launchChromium } from '@hivecast/devnet/chromium'
+import { peerRouteBytes, playedBytesOf, playerLatencyMs, playerStalls, playerSwarm, watchPlayerPage } from '@hivecast/devnet/player-page'
+import type { Devnet, SiteServer, TurnServer } from '@hivecast/devnet'
+import type { Browser, Page } from 'playwright-core'
+import { addHome } from './home-network.ts'
+import type { Home, NatKind } from './home-network.ts'
+import { makeLabCertificate, trustLabCa } from './lab-ca.ts'
+import type { LabOptions } from './lab-options.ts'
+import { capEgress, capLink, sentBytes } from './link-shaper.ts'
+import { probeNat } from './nat-probe.ts'
+import { addInternet, addPublicHost, CONTROL_ADDRESS, inNamespace, INTERNET_NS } from './namespaces.ts'
+import type { PublicHost } from './namespaces.ts'
+
+const RELAYS = 4
+const HOME_DOWN_MBIT = 20
+const HOME_UP_MBIT = 5
+const RELAY_HTTPS_PORT = 8443
+const TURN_PORT = 3478
+const DOMAIN = 'hivecast.test'
+const SAMPLE_MS = 5_000
+
+export interface LabResult {
+  quick: boolean
+  /** Viewers behind a NAT that played. */
+  natViewers: number
+  /** How each home's NAT behaved when probed. */
+  nat: Record<string, NatKind>
+  relays: number
+  seconds: number
+  /** Segment bytes viewers got from other viewers / all segment bytes they played. */
+  peerShare: number
+  /** The part of all segment bytes that came from other viewers through TURN. */
+  turnShare: number
+  /** Stalls (a `waiting` after playback started) during the measured stretch, all viewers. */
+  stalls: number
+  stalledMs: number
+  /** Bytes that left the origin's link (headers included) / the stream's own bytes, over the stretch. */
+  originUploadPerStreamByte: number
+  glassToGlassP50Ms: number
+  glassToGlassP90Ms: number
+  ladderKbit: number
+  originUplinkMbit: number
+  /** Viewers whose swarm was on, and the peers each had, at the end of the stretch. */
+  swarm: { on: number, peers: number[] }
+  slowRelayMbit: number
+  /** With the TURN server stopped: how long it was watched, and the stalls meanwhile (null: not run). */
+  turnOff: { seconds: number, stalls: number, peerShare: number } | null
+}
+
+interface Viewers {
+  browsers: Browser[]
+  pages: Page[]
+}
+
+/** A script that runs Chromium inside a home's namespace, for Playwright's `executablePath`. */
+async function chromiumIn (dir: string, ns: string): Promise<string> {
+  const path = join(dir, `chromium-${ns}`)
+  await writeFile(path, `#!/bin/sh\nexec ${inNamespace(ns).join(' ')} ${CHROMIUM_PATH} "$@"\n`)
+  await chmod(path, 0o755)
+  return path
+}
+
+/** The declared bitrate of every variant in a relay's master playlist, summed (bits/s). */
+async function ladderBitrate (relayUrl: string, room: string): Promise<number> {
+  const master = await (await fetch(`${relayUrl}/hls/${room}/master.m3u8`, { signal: AbortSignal.timeout(5_000) })).text()
+  return [...master.matchAll(/[:,]BANDWIDTH=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0)
+}
+
+async function waitFor<T> (what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await probe().catch(() => undefined)
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`the lab waited ${ms / 1000} s for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 1_000))
+  }
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+/** `log`: the lab's own progress lines; `processLog`: every line the origin and relays print. */
+export async function runConferenceScenario (options: LabOptions, log: (line: string) => void, processLog: (line: string) => void): Promise<LabResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'hivecast-lab-'))
+  let devnet: Devnet | undefined
+  let turn: TurnServer | undefined
+  let site: SiteServer | undefined
+  const viewers: Viewers = { browsers: [], pages: [] }
+  try {
+    log('building the network')
+    await addInternet()
+    const turnHost = await addPublicHost('turn', 3)
+    const originHost = await addPublicHost('origin', 10)
+    const relayHosts: PublicHost[] = []
+    for (let i = 1; i <= RELAYS; i++) relayHosts.push(await addPublicHost(`relay-${i}`, 10 + i))
+    const slow = relayHosts[RELAYS - 1]!
+    if (options.slowRelayMbit > 0) await capLink({ ns: slow.ns, dev: slow.link }, { ns: INTERNET_NS, dev: `${slow.link}b` }, options.slowRelayMbit, options.slowRelayMbit)
+    const homes: Home[] = [
+      await addHome({ index: 1, nat: 'endpoint-independent', downMbit: HOME_DOWN_MBIT, upMbit: HOME_UP_MBIT }),
+      await addHome({ index: 2, nat: 'symmetric', downMbit: HOME_DOWN_MBIT, upMbit: HOME_UP_MBIT })
+    ]
+    const nat: Record<string, NatKind> = {}
+    for (const home of homes) {
+      nat[`home-${home.index}`] = await probeNat(home.computer, CONTROL_ADDRESS)
+      if (nat[`home-${home.index}`] !== home.nat) throw new Error(`home-${home.index} was built ${home.nat} but behaves ${nat[`home-${home.index}`]}`)
+    }
+    log(`NAT behaviour as probed: ${JSON.stringify(nat)}`)
+
+    const relayName = (i: number): string => `relay-${i + 1}.${DOMAIN}`
+    const siteName = `site.${DOMAIN}`
+    const certificate = await makeLabCertificate(dir, [siteName, ...relayHosts.map((_, i) => relayName(i))], [CONTROL_ADDRESS, ...relayHosts.map(h => h.address)])
+    trustLabCa(certificate.caPem)
+
+    turn = await startTurnServer({ host: turnHost.address, port: TURN_PORT, commandPrefix: inNamespace(turnHost.ns) })
+    log('starting origin and relays')
+    devnet = await startDevnet({
+      relays: RELAYS,
+      renditions: options.renditions,
+      placement: {
+        origin: { host: originHost.address, commandPrefix: inNamespace(originHost.ns) },
+        relays: relayHosts.map(h => ({ host: h.address, commandPrefix: inNamespace(h.ns) }))
+      },
+      ports: { relays: relayHosts.map(() => RELAY_HTTPS_PORT) },
+      relayTls: { certFile: certificate.certFile, keyFile: certificate.keyFile },
+      turn,
+      log: processLog
+    })
+    const net = devnet
+    const ladder = await waitFor('the ladder in the relays\' master playlist', 60_000, async () => {
+      const bits = await ladderBitrate(net.relays[0]!.url, net.room)
+      return bits > 0 ? bits : undefined
+    })
+    const originUplinkMbit = ladder * options.originUplinkFactor / 1e6
+    await capEgress(originHost.ns, originHost.link, originUplinkMbit)
+    log(`ladder ${Math.round(ladder / 1000)} kbit/s; origin uplink capped at ${originUplinkMbit.toFixed(2)} Mbit/s`)
+
+    // The site names relays by lab hostnames; every browser maps them (and the site's) to lab addresses.
+    site = await startSiteServer({
+      relays: relayHosts.map((_, i) => `https://${relayName(i)}:${RELAY_HTTPS_PORT}`),
+      rooms: [{ slug: devnet.room, title: 'Lab room (test pattern)', key: devnet.origin.key }]
+    }, CONTROL_ADDRESS, 0, { cert: certificate.cert, key: certificate.key })
+    const sitePort = new URL(site.url).port
+    const hostRules = [`MAP ${siteName} ${CONTROL_ADDRESS}`, ...relayHosts.map((h, i) => `MAP ${relayName(i)} ${h.address}`)].join(',')
+    log(`site https://${siteName}:${sitePort}/ ; starting ${options.viewersPerHome} viewers in each home`)
+    for (const home of homes) {
+      const browser = await launchChromium([
+        `--host-resolver-rules=${hostRules}`,
+        `--ignore-certificate-errors-spki-list=${certificate.spkiHash}`,
+        // ICE host candidates as addresses, not mDNS names nobody in the lab answers.
+        '--disable-features=WebRtcHideLocalIpsWithMdns'
+      ], await chromiumIn(dir, home.computer))
+      viewers.browsers.push(browser)
+      for (let i = 0; i < options.viewersPerHome; i++) {
+        const page = await browser.newPage()
+        await watchPlayerPage(page)
+        await page.goto(`https://${siteName}:${sitePort}/watch.html?room=${devnet.room}`)
+        viewers.pages.push(page)
+      }
+    }
+    for (const page of viewers.pages) {
+      await page.waitForFunction(() => (document.querySelector('video')?.currentTime ?? 0) > 1, undefined, { timeout: 120_000, polling: 1_000 })
+    }
+    log(`every viewer plays; ${options.warmup} s of warm-up`)
+    await sleep(options.warmup * 1000)
+
+    const published = new PublishedTally(devnet.origin.url)
+    const startedAt = Date.now()
+    const bytes0 = await playedBytesOf(viewers.pages)
+    const routes0 = await Promise.all(viewers.pages.map(peerRouteBytes))
+    const stalls0 = await Promise.all(viewers.pages.map(playerStalls))
+    const origin0 = await sentBytes(originHost.ns, originHost.link)
+    const latencies: number[] = []
+    while (Date.now() < startedAt + options.seconds * 1000) {
+      await sleep(Math.min(SAMPLE_MS, startedAt + options.seconds * 1000 - Date.now()))
+      await published.sample()
+      for (const latency of await Promise.all(viewers.pages.map(playerLatencyMs))) if (latency !== null) latencies.push(latency)
+    }
+    const endedAt = Date.now()
+    const origin = await sentBytes(originHost.ns, originHost.link) - origin0
+    const bytes = await playedBytesOf(viewers.pages)
+    const routes = await Promise.all(viewers.pages.map(peerRouteBytes))
+    const stalls = await Promise.all(viewers.pages.map(playerStalls))
+    const stream = published.bytesBetween(startedAt, endedAt)
+    const swarms = await Promise.all(viewers.pages.map(playerSwarm))
+    const all = bytes.all - bytes0.all
+    const peerShare = all === 0 ? 0 : (bytes.peers - bytes0.peers) / all
+    const turnBytes = routes.reduce((n, r, i) => n + r.turn - routes0[i]!.turn, 0)
+    const directBytes = routes.reduce((n, r, i) => n + r.direct - routes0[i]!.direct, 0)
+    if (latencies.length === 0) throw new Error('no viewer reported its latency behind live during the measured stretch')
+    const latency = summarize(latencies)
+
+    let turnOff: LabResult['turnOff'] = null
+    if (options.turnOffSeconds > 0) {
+      log(`stopping the TURN server; watching ${options.turnOffSeconds} s`)
+      const before = await Promise.all(viewers.pages.map(playerStalls))
+      const offBytes0 = await playedBytesOf(viewers.pages)
+      await turn.stop()
+      turn = undefined
+      await sleep(options.turnOffSeconds * 1000)
+      const after = await Promise.all(viewers.pages.map(playerStalls))
+      const offBytes = await playedBytesOf(viewers.pages)
+      turnOff = {
+        seconds: options.turnOffSeconds,
+        stalls: after.reduce((n, s, i) => n + s.count - before[i]!.count, 0),
+        peerShare: offBytes.all === offBytes0.all ? 0 : (offBytes.peers - offBytes0.peers) / (offBytes.all - offBytes0.all)
+      }
+    }
+    return {
+      quick: options.quick,
+      natViewers: viewers.pages.length,
+      nat,
+      relays: RELAYS,
+      seconds: Math.round((endedAt - startedAt) / 1000),
+      peerShare,
+      turnShare: turnBytes + directBytes === 0 ? 0 : peerShare * turnBytes / (turnBytes + directBytes),
+      stalls: stalls.reduce((n, s, i) => n + s.count - stalls0[i]!.count, 0),
+      stalledMs: Math.round(stalls.reduce((n, s, i) => n + s.ms - stalls0[i]!.ms, 0)),
+      originUploadPerStreamByte: stream === 0 ? Number.NaN : origin / stream,
+      glassToGlassP50Ms: latency.p50,
+      glassToGlassP90Ms: latency.p90,
+      ladderKbit: Math.round(ladder / 1000),
+      originUplinkMbit: Number(originUplinkMbit.toFixed(2)),
+      swarm: { on: swarms.filter(s => s.p2p === 'on').length, peers: swarms.map(s => s.peers) },
+      slowRelayMbit: options.slowRelayMbit,
+      turnOff
+    }
+  } finally {
+    await Promise.all(viewers.browsers.map(async b => { await b.close().catch(() => {}) }))
+    await site?.stop()
+    await devnet?.stop()
+    await turn?.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
