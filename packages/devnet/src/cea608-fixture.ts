@@ -102,13 +102,7 @@ export function insertSei (annexB: Uint8Array, seis: ReadonlyMap<number, Uint8Ar
     i += 2
   }
   parts.push(annexB.subarray(copiedTo))
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
+  return Buffer.concat(parts)
 }
 
 /**

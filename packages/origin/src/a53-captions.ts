@@ -47,7 +47,7 @@ function videoPes (bytes: Uint8Array): Pes[] {
   let parts: Uint8Array[] = []
   const finish = (): void => {
     if (parts.length === 0) return
-    const pes = concat(parts)
+    const pes = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
     parts = []
     if (pes.length < 9 || pes[0] !== 0 || pes[1] !== 0 || pes[2] !== 1 || (pes[7]! & 0x80) === 0) return
     const headerEnd = 9 + pes[8]!
@@ -145,15 +145,4 @@ function unescapeRbsp (data: Uint8Array): Uint8Array {
     out[n++] = byte
   }
   return out.subarray(0, n)
-}
-
-function concat (parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }
