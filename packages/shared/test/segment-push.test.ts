@@ -31,6 +31,16 @@ test('the order is the same on every node and changes from CID to CID', () => {
   assert.deepEqual(pushOrder('bafkreia', ['b', 'a', 'b']), pushOrder('bafkreia', ['a', 'b']), 'duplicates count once')
 })
 
+test('leaves come after every other relay, where the tree has no children; the rest keep their order', () => {
+  const leaves = new Set([relays[0]!, relays[5]!, relays[9]!])
+  for (const cid of ['bafkreia', 'bafkreib', 'bafkreic']) {
+    const order = pushOrder(cid, relays, leaves)
+    assert.deepEqual(new Set(order.slice(-leaves.size)), leaves)
+    assert.deepEqual(order.slice(0, -leaves.size), pushOrder(cid, relays).filter(r => !leaves.has(r)))
+    for (const leaf of leaves) assert.deepEqual(pushChildren(order, order.indexOf(leaf)), [], `leaf ${leaf} has no children`)
+  }
+})
+
 test('a dead relay keeps its place and is skipped: its children are fed by the nearest live ancestor, nothing else changes', () => {
   const order = pushOrder('bafkreid', relays)
   const dead = new Set([order[0]!, order[4]!, order[9]!])
