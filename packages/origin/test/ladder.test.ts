@@ -172,7 +172,7 @@ test('an H.264 file at 25 fps: passthrough with the probed size, profile and rat
   const status = await (await fetch(new URL('status', origin.url))).json() as { thumbnail: { cid: string } | null, renditions: Array<{ name: string, frameRate: number }>, dropped: Record<string, number> }
   assert.ok(status.thumbnail !== null && thumbnails.some(t => t.cid === status.thumbnail!.cid))
   assert.deepEqual(status.renditions.map(r => [r.name, r.frameRate]), [['source', 25], ['240p', 25]])
-  assert.deepEqual(status.dropped, { playlistEntries: 0, segments: 0, publishErrors: 0, thumbnails: 0 })
+  assert.deepEqual(status.dropped, { playlistEntries: 0, segments: 0, parts: 0, publishErrors: 0, thumbnails: 0 })
   assert.match(await readFile(join(dir, 'origin', 'state.json'), 'utf8'), /"source"/)
   space.passed()
 })
