@@ -290,7 +290,7 @@ export class Gateway {
       if (acceptedFormat(query.get('format'), req.headers.accept, query.get('car-version')) === 'car') await servePathCar(this.#routes, req, res, a, [b, ...rest], query)
       else await serveRecordingFile(this.#routes, req, res, a, [b, ...rest])
     } else {
-      this.#http.text(req, res, 404, 'not found; this relay serves /hls/<room>/master.m3u8, /hls/<room>/<rendition>/<seq>.<part>.ts (LL-HLS parts), /rooms/<room>/window.json, /rooms/<room>/thumbnail.jpg, /rooms/<room>/recordings.json, /ipfs/<cid>, /ipfs/<recording cid>/<path>, /hls/recordings/<recording cid>/master.m3u8, /directory.json, /ice-servers.json, /metrics, /status and /healthz\n')
+      this.#http.text(req, res, 404, 'not found; this relay serves /hls/<room>/master.m3u8 (its playlists, parts), /rooms/<room>/window.json (thumbnail.jpg, recordings.json), /ipfs/<cid>[/<path>], /hls/recordings/<cid>/master.m3u8, /directory.json, /ice-servers.json, /metrics, /status, /healthz\n')
     }
   }
 }
