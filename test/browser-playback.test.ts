@@ -18,8 +18,18 @@ after(async () => { await browser.close() })
 test('the watch page plays the room for 10 s from verified, relay-served segments', async () => {
   const page = await browser.newPage()
   const problems: string[] = []
-  page.on('console', msg => { if (msg.type() === 'error') problems.push(msg.text()) })
+  // Chromium logs every failed load as a console error without its URL; the response event names it.
+  // A relay that does not hold a segment or playlist yet answers 404 and the player asks the next relay:
+  // that is routine under load (CI saw one), so those are counted, and anything else fails the test.
+  const relayMisses: string[] = []
+  page.on('console', msg => { if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(msg.text()) })
   page.on('pageerror', err => { problems.push(err.message) })
+  page.on('response', res => {
+    if (res.status() < 400) return
+    const fromRelay = devnet.relays.some(r => res.url().startsWith(r.url))
+    if (res.status() === 404 && fromRelay) relayMisses.push(res.url())
+    else problems.push(`${res.status()} for ${res.url()}`)
+  })
   await page.goto(`${devnet.site!.url}watch.html?room=${devnet.room}`)
 
   const stats = async (): Promise<Stats> => await page.evaluate(() => (window as unknown as { hivecastPlayer: { stats(): Stats } }).hivecastPlayer.stats())
@@ -42,5 +52,6 @@ test('the watch page plays the room for 10 s from verified, relay-served segment
     assert.ok(!segment.source.startsWith(devnet.origin.url))
   }
   assert.equal(s.segmentsVerified, s.segments.length)
-  assert.deepEqual(problems, [], 'no console errors')
+  assert.deepEqual(problems, [], 'no console errors and no failed loads but relays\' 404s')
+  assert.ok(relayMisses.length <= 3, `relays answered 404 ${relayMisses.length} times: ${relayMisses.join(', ')}`)
 })

@@ -75,7 +75,9 @@ export function createSegmentLoader (pool: RelayPool, ledger: SegmentLedger, sou
         })
         if (this.cancelled) return { kind: 'error', code: 0, text: 'aborted' }
         if (!result.ok) {
-          pool.failed(relay)
+          // 404: the relay does not hold this segment yet (at the live edge, for a moment). That is no
+          // reason to send it to the back for the cool-down, as an error or a timeout is.
+          if (result.status !== 404) pool.failed(relay)
           if (result.timedOut) timeouts++
           failures.push(`${relay} ${result.text}`)
           continue

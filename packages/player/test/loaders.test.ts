@@ -111,6 +111,21 @@ describe('segment loader', () => {
     assert.deepEqual(pool.order(), [good.url, tampering.url], 'the tampering relay goes to the back')
   })
 
+  it('asks the next relay when one does not hold the block yet (404), and keeps the first in its place', async () => {
+    const lacking = await startRelay({ files: new Map() })
+    relays.push(lacking)
+    const ledger = new SegmentLedger()
+    const pool = new RelayPool({ relays: [lacking.url, good.url] })
+    const Segment = createSegmentLoader(pool, ledger, BY_CID)
+    const outcome = await load(new Segment(CONFIG), fragment(`${lacking.url}/ipfs/${cid}`)).first
+    assert.equal(outcome.kind, 'success')
+    assert.deepEqual(lacking.requests, [path])
+    assert.deepEqual(Object.keys(ledger.snapshot().bytesBySource), [good.url])
+    // At the live edge a relay lacks the newest segment for a moment; sending it to the back for the
+    // cool-down would leave the viewer on a slower relay for the next 15 segments.
+    assert.deepEqual(pool.order(), [lacking.url, good.url], 'a miss is not a failure')
+  })
+
   it('reports a retryable error when no relay has verified bytes', async () => {
     const ledger = new SegmentLedger()
     const Segment = createSegmentLoader(new RelayPool({ relays: [tampering.url, failing.url] }), ledger, BY_CID)
