@@ -89,6 +89,18 @@ async function waitFor<T> (what: string, ms: number, probe: () => Promise<T | un
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
+/** The origin's and each relay's push and libp2p counters (from /status), for the log: why a figure is what it is. */
+async function trafficCounters (devnet: Devnet): Promise<Record<string, unknown>> {
+  const status = async (url: string): Promise<Record<string, unknown>> => await (await fetch(`${url}/status`, { signal: AbortSignal.timeout(5_000) })).json() as Record<string, unknown>
+  const origin = await status(devnet.origin.url)
+  const counters: Record<string, unknown> = { origin: { push: origin.push, p2p: origin.p2p } }
+  for (const [i, relay] of devnet.relays.entries()) {
+    const { push, p2p } = await status(relay.url).catch(() => ({ push: null, p2p: null }))
+    counters[`relay-${i + 1}`] = { push, p2p }
+  }
+  return counters
+}
+
 /** `log`: the lab's own progress lines; `processLog`: every line the origin and relays print. */
 export async function runConferenceScenario (options: LabOptions, log: (line: string) => void, processLog: (line: string) => void): Promise<LabResult> {
   const dir = await mkdtemp(join(tmpdir(), 'hivecast-lab-'))
@@ -179,6 +191,7 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
     const routes0 = await Promise.all(viewers.pages.map(peerRouteBytes))
     const stalls0 = await Promise.all(viewers.pages.map(playerStalls))
     const origin0 = await sentBytes(originHost.ns, originHost.link)
+    log(`counters before the stretch: ${JSON.stringify(await trafficCounters(devnet))}`)
     const latencies: number[] = []
     while (Date.now() < startedAt + options.seconds * 1000) {
       await sleep(Math.min(SAMPLE_MS, startedAt + options.seconds * 1000 - Date.now()))
@@ -187,6 +200,7 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
     }
     const endedAt = Date.now()
     const origin = await sentBytes(originHost.ns, originHost.link) - origin0
+    log(`counters after the stretch: ${JSON.stringify(await trafficCounters(devnet))}`)
     const bytes = await playedBytesOf(viewers.pages)
     const routes = await Promise.all(viewers.pages.map(peerRouteBytes))
     const stalls = await Promise.all(viewers.pages.map(playerStalls))

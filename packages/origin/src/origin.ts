@@ -7,10 +7,10 @@ import { constants } from 'node:fs'
 import { access, chmod, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { InvalidOptionError, MissingResourceError, assertRoomSlug, errorMessage, logger, parseHostPort, roomPartsTopic, roomTopic } from '@hivecast/shared'
-import { createP2PNode, loadOrCreateIdentity, ORIGIN_PUSH_FANOUT, serveWindow } from '@hivecast/shared/node'
+import { createP2PNode, loadOrCreateIdentity, ORIGIN_PUSH_FANOUT, P2PTraffic, serveWindow } from '@hivecast/shared/node'
 import { CID } from 'multiformats/cid'
 import type { RenditionInfo } from '@hivecast/shared'
-import type { P2PNode } from '@hivecast/shared/node'
+import type { P2PNode, P2PTrafficTotals } from '@hivecast/shared/node'
 import { describeFfmpeg, locateFfmpeg, locateFfprobe } from './ffmpeg-binary.ts'
 import type { FfmpegProgress } from './ffmpeg-progress.ts'
 import { FfmpegSupervisor } from './ffmpeg-supervisor.ts'
@@ -97,6 +97,8 @@ export interface OriginStatus {
   schedule: ScheduleStatus | null
   /** The segment push: offers to first-hop relays, taken, and failed. */
   push: PushCounts
+  /** libp2p bytes in and out, out per protocol, and bitswap blocks sent: where the uplink goes. */
+  p2p: P2PTrafficTotals
   /** LL-HLS parts: seconds per part, parts announced, and read -> published latency over the last ones; null when off. */
   parts: { duration: number, published: number, publishErrors: number, latencyMs: PartLatency | null } | null
   /** The subtitle rendition and its captioner, or null without --captions. */
@@ -198,6 +200,8 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
   const published = new PublishedWindow()
   let recordingTimer: NodeJS.Timeout | undefined
   let watch: InputWatch | undefined
+  // What the uplink carries, per protocol: the figure the design exists to keep at one copy of the stream.
+  const traffic = new P2PTraffic()
   try {
     const captions = options.captions === undefined
       ? undefined
@@ -205,7 +209,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
     const captionEndpoint = captions === undefined || captionToken === undefined ? undefined : captioner({ token: captionToken, track: captions, log: log.child('captioner') })
     // Every rendition's sequence numbers, the subtitles' included: aligned at each run, raised by other origins'.
     const sequenced = captions === undefined ? names : [...names, captions.rendition]
-    node = await createP2PNode({ identity, dataDir, listen: options.listen ?? [DEFAULT_LISTEN], allowPublishToZeroTopicPeers: true })
+    node = await createP2PNode({ identity, dataDir, listen: options.listen ?? [DEFAULT_LISTEN], allowPublishToZeroTopicPeers: true, metrics: traffic })
     // Subscribing to our own topic puts the origin in the mesh that relays join.
     node.libp2p.services.pubsub.subscribe(topic)
     if (partDuration > 0) node.libp2p.services.pubsub.subscribe(roomPartsTopic(room))
@@ -390,6 +394,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       recording: { session: recorder.session, recordings: recorder.recordings(), withheld: recorder.withheld() },
       schedule: consent?.status() ?? null,
       push: { ...pusher.counts },
+      p2p: traffic.totals(),
       parts: parts === undefined ? null : { duration: partDuration, published: parts.published, publishErrors: parts.publishErrors, latencyMs: parts.latency() },
       captions: captions === undefined ? null : { rendition: captions.rendition, typed: captions.typed, refused: captionEndpoint?.counts.refused ?? 0, dropped: captions.droppedCues, fromInput: captions.fromInput }
     })

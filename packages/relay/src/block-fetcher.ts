@@ -39,11 +39,22 @@ const PEERS_BUDGET_MS = 2_500
 /** How long one bitswap want may go unanswered before it is asked again. */
 const WANT_RETRY_MS = 2_000
 /**
- * How long a relay waits for its parent's offer per hop between it and the origin: a parent offers a
- * block once it holds it, so a relay two hops down waits twice as long. An offer only has to start
- * within this; its bytes then get the push's own timeout.
+ * How long a relay waits for its parent's offer per hop between it and the origin, at least: a parent
+ * offers a block once it holds it, so a relay two hops down waits twice as long. An offer only has to
+ * start within this; its bytes then get the push's own timeout.
  */
 export const PUSH_HOP_MS = 400
+/**
+ * The wait per hop follows how late offers came of late: HOP_WAIT_FACTOR times the moving average of
+ * the delay per hop, at most MAX_HOP_WAIT_MS. On a full uplink an offer waits behind the bytes already
+ * queued on the connection; a relay that gave up on it and asked the origin over bitswap made the
+ * origin send the block twice, which filled the uplink further (the lab's origin capped at 2.5x the
+ * ladder sent 2.5 copies, most of them bitswap).
+ */
+const HOP_WAIT_FACTOR = 3
+const MAX_HOP_WAIT_MS = 2_000
+/** Weight of the newest offer's delay per hop in that moving average. */
+const HOP_DELAY_WEIGHT = 0.2
 /** Live ancestors a relay in the tree asks, one at a time, when its parent's offer did not come. */
 const ANCESTORS_ASKED = 3
 /** How often a relay waiting for its parent's offer checks that the parent is still connected. */
@@ -80,6 +91,22 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
   const self = net.self
   /** Moving average of this relay's own first-turn fetches, ms: what a peer's first turn takes too. */
   let firstTurnMs = SLOT_MS
+  /** Moving average of how long an offer took to come, per hop between this relay and the origin, ms. */
+  let hopDelayMs = PUSH_HOP_MS / HOP_WAIT_FACTOR
+  const hopWaitMs = (): number => Math.min(MAX_HOP_WAIT_MS, Math.max(PUSH_HOP_MS, Math.round(hopDelayMs * HOP_WAIT_FACTOR)))
+  /**
+   * Learns how late the offer for `cid` came, for a fetch that started at `started`, `depth` hops below
+   * the origin. After a fallback the offer may still be on its way: it is looked for once the longest
+   * wait has passed (no offer at all, as from an origin that pushes nothing, teaches nothing).
+   */
+  const noteOfferDelay = (cid: CID, started: number, depth: number, pushed: boolean): void => {
+    const note = (): void => {
+      const offeredAt = pushes?.firstOfferAt(cid)
+      if (offeredAt !== undefined) hopDelayMs += HOP_DELAY_WEIGHT * (Math.max(0, offeredAt - started) / depth - hopDelayMs)
+    }
+    if (pushed) note()
+    else setTimeout(note, depth * MAX_HOP_WAIT_MS).unref()
+  }
   const byTurn = async (cid: CID, turn: number, waited: boolean, signal: AbortSignal): Promise<Uint8Array> => {
     if (turn > 0) {
       // Announcements reach relays at different moments, and a busy relay fetches slowly: keep asking
@@ -124,9 +151,12 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
     const push = pushes.expect(cid)
     try {
       const inTree = tree.originLinked.includes(self)
-      const pushed = inTree ? await fromTree(cid, push, pushOrder(cid.toString(), tree.originLinked, tree.leaves), turn, signal) : undefined
+      const started = Date.now()
+      const order = pushOrder(cid.toString(), tree.originLinked, tree.leaves)
+      const pushed = inTree ? await fromTree(cid, push, order, turn, signal) : undefined
       // A relay in the tree skips its turn's slot: it waited for an offer instead, or its parent is gone.
       const bytes = pushed ?? await raceFetch(push.block, async fetchSignal => await byTurn(cid, turn, inTree, fetchSignal), signal)
+      if (inTree) noteOfferDelay(cid, started, livePushDepth(order, turn, relay => relay === self || net.connected(relay)), pushed !== undefined)
       const now = relayPeers()
       pushes.forward(cid, bytes, self, now.originLinked, now.leaves)
       return bytes
@@ -144,7 +174,7 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
    */
   const fromTree = async (cid: CID, push: PushWait, order: readonly string[], turn: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
     const live = (relay: string): boolean => relay === self || net.connected(relay)
-    const deadline = Date.now() + livePushDepth(order, turn, live) * PUSH_HOP_MS
+    const deadline = Date.now() + livePushDepth(order, turn, live) * hopWaitMs()
     for (;;) {
       const parent = livePushParent(order, turn, live)
       const stop = new AbortController()

@@ -6,7 +6,7 @@
 import type { ViewerReceived } from '@hivecast/shared'
 import type { AcmeStatus } from './acme-certificates.ts'
 import type { DirectoryRejectReason } from './directory.ts'
-import type { P2PTrafficTotals } from './p2p-traffic.ts'
+import type { P2PTrafficTotals } from '@hivecast/shared/node'
 import type { ArchiveStatus } from './recording-archive.ts'
 import type { RoomStatus } from './room-status.ts'
 import type { PushCounts } from './segment-pushes.ts'

@@ -30,6 +30,8 @@ const OFFER_WAIT_MS = 500
 const BAN_MS = 10 * 60_000
 /** Forwarded offers in flight at most: a stalled child must not pile up copies of blocks in memory. */
 const MAX_FORWARDS_IN_FLIGHT = 16
+/** CIDs whose first offer time is kept: a few segments of every rendition. */
+const OFFER_TIMES_KEPT = 256
 /** Slow pushes among the last RECENT_PUSHES that make this relay a leaf. */
 const SLOW_PUSHES = 2
 const RECENT_PUSHES = 4
@@ -100,6 +102,8 @@ export class SegmentPushes {
   /** Offers that came before the fetch: resolved when `expect` is called for their CID. */
   readonly #early = new Map<string, Array<() => void>>()
   readonly #banned = new Map<string, number>()
+  /** When the first offer for each recent CID came, taken or not: how late offers are (`firstOfferAt`). */
+  readonly #firstOffers = new Map<string, number>()
   #forwarding = 0
   /** Whether each of the last RECENT_PUSHES pushes was slow, and until when this relay is a leaf. */
   #recent: boolean[] = []
@@ -224,8 +228,18 @@ export class SegmentPushes {
     this.#onLeaf()
   }
 
+  /** When the first offer for `cid` came (ms since the epoch), taken or declined; undefined if none did lately. */
+  firstOfferAt (cid: CID): number | undefined {
+    return this.#firstOffers.get(cid.toString())
+  }
+
   async #decide (offer: PushOffer, sender: string): Promise<PushReceiver | undefined> {
     const key = offer.cid.toString()
+    if (!this.#firstOffers.has(key)) {
+      this.#firstOffers.set(key, Date.now())
+      // Oldest first: a map iterates in insertion order.
+      if (this.#firstOffers.size > OFFER_TIMES_KEPT) this.#firstOffers.delete(this.#firstOffers.keys().next().value!)
+    }
     const bannedUntil = this.#banned.get(sender)
     if (bannedUntil !== undefined && bannedUntil > Date.now()) return this.#decline()
     if (bannedUntil !== undefined) this.#banned.delete(sender)

@@ -1,11 +1,12 @@
 /**
- * What the relay's libp2p node moves: bytes in and out over every libp2p connection, and bitswap
- * blocks sent and received. It is the libp2p/helia `Metrics` hook, given to the node at creation:
- * libp2p hands it each connection (counted here), and bitswap reports its blocks through the counters
- * it registers (it registers received-block counters too but never updates them: the relay counts those
- * itself, `blockReceived`). Everything else libp2p registers is kept as plain numbers and not published.
+ * What a libp2p node moves: bytes in and out over every libp2p connection, bytes out per protocol, and
+ * bitswap blocks sent and received. It is the libp2p/helia `Metrics` hook, given to the node at
+ * creation: libp2p hands it each connection and each negotiated protocol stream (counted here), and
+ * bitswap reports its blocks through the counters it registers (it registers received-block counters
+ * too but never updates them: a relay counts those itself, `blockReceived`). Everything else libp2p
+ * registers is kept as plain numbers and not published.
  */
-import type { CalculatedMetricOptions, Counter, CounterGroup, Histogram, HistogramGroup, Metric, MetricGroup, Metrics, MultiaddrConnection, StopTimer, Summary, SummaryGroup } from '@libp2p/interface'
+import type { CalculatedMetricOptions, Counter, CounterGroup, Histogram, HistogramGroup, Metric, MetricGroup, Metrics, MultiaddrConnection, StopTimer, Stream, Summary, SummaryGroup } from '@libp2p/interface'
 
 /** Bitswap's own counter (helia's @helia/bitswap) of the blocks it sent. */
 const BITSWAP_SENT_BLOCKS = 'helia_bitswap_sent_blocks_total'
@@ -17,6 +18,11 @@ export interface P2PTrafficTotals {
   /** Blocks bitswap sent to peers and received from them. */
   blocksSent: number
   blocksReceived: number
+  /**
+   * Bytes written to protocol streams, per protocol (before encryption and muxer framing): what the
+   * upload is spent on (segment push, bitswap, gossipsub, ...).
+   */
+  bytesOutByProtocol: Record<string, number>
 }
 
 const noTimer: StopTimer = () => {}
@@ -25,6 +31,7 @@ export class P2PTraffic implements Metrics {
   #bytesIn = 0
   #bytesOut = 0
   #blocksReceived = 0
+  readonly #outByProtocol = new Map<string, number>()
   /** Registered counters and metrics: name, or name + group key, to value. */
   readonly #values = new Map<string, number>()
 
@@ -33,7 +40,8 @@ export class P2PTraffic implements Metrics {
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
       blocksSent: this.#values.get(BITSWAP_SENT_BLOCKS) ?? 0,
-      blocksReceived: this.#blocksReceived
+      blocksReceived: this.#blocksReceived,
+      bytesOutByProtocol: Object.fromEntries(this.#outByProtocol)
     }
   }
 
@@ -52,7 +60,14 @@ export class P2PTraffic implements Metrics {
     }
   }
 
-  trackProtocolStream (): void {}
+  trackProtocolStream (stream: Stream): void {
+    const protocol = stream.protocol
+    const send = stream.send.bind(stream)
+    stream.send = data => {
+      this.#outByProtocol.set(protocol, (this.#outByProtocol.get(protocol) ?? 0) + data.byteLength)
+      return send(data)
+    }
+  }
 
   readonly registerMetric = ((name: string, options?: Partial<CalculatedMetricOptions>): Metric | undefined =>
     options?.calculate === undefined ? this.#metric(name) : undefined) as Metrics['registerMetric']
