@@ -55,3 +55,29 @@ test('the watch page plays the room for 10 s from verified, relay-served segment
   assert.deepEqual(problems, [], 'no console errors and no failed loads but relays\' 404s')
   assert.ok(relayMisses.length <= 3, `relays answered 404 ${relayMisses.length} times: ${relayMisses.join(', ')}`)
 })
+
+// After a slow start or a stall hls.js plays on from where it was; the player plays a viewer who is
+// following live a little faster until it is back near the edge (live-rewind.ts keepLive). The
+// playhead is set back here by hand, as a long stall would leave it: no rewind button, so the viewer
+// did not ask to be behind.
+test('a viewer left far behind the live edge without asking is played faster until back near it', async () => {
+  const page = await browser.newPage()
+  await page.goto(`${devnet.site!.url}watch.html?room=${devnet.room}`)
+  const stat = async (): Promise<{ latencyMs: number | null, catchUps: number, rate: number }> => await page.evaluate(() => {
+    const stats = (window as unknown as { hivecastPlayer: { stats(): { latencyMs: number | null, catchUps: number } } }).hivecastPlayer.stats()
+    return { latencyMs: stats.latencyMs, catchUps: stats.catchUps, rate: document.querySelector('video')!.playbackRate }
+  })
+  const currentTime = async (): Promise<number> => await page.evaluate(() => document.querySelector('video')!.currentTime)
+  await eventually('playback past 12 s', async () => await currentTime() > 12 ? true : undefined, 60_000)
+  const edge = await eventually('a latency reading', async () => (await stat()).latencyMs ?? undefined, 10_000)
+  assert.equal((await stat()).rate, 1, 'normal speed at the live edge')
+  const moved = await page.evaluate(() => { const video = document.querySelector('video')!; const from = video.currentTime; video.currentTime = from - 12; return from - video.currentTime })
+  assert.ok(moved > 11, `the playhead went ${moved.toFixed(1)} s back`)
+  const faster = await eventually('playback sped up', async () => { const now = await stat(); return now.rate > 1 && now.latencyMs !== null ? now : undefined }, 10_000)
+  await new Promise(resolve => setTimeout(resolve, 10_000))
+  const later = await stat()
+  console.log(`latency ${edge} ms at the edge; set 12 s back; ${faster.latencyMs} ms when playback sped up to ${faster.rate}x; ${later.latencyMs} ms 10 s later`)
+  assert.equal(later.catchUps, 1)
+  assert.ok(later.latencyMs !== null && later.latencyMs <= faster.latencyMs! - 1_500, `10 s at ${faster.rate}x won back ${faster.latencyMs! - (later.latencyMs ?? 0)} ms`)
+  await page.close()
+})

@@ -7,10 +7,12 @@
  *
  * The issue's first scenario asks for origin upload per stream byte <= 1.3, peer share >= 40 % and no
  * stall (12 viewers, 3 minutes); scaled for 6 viewers and 45 s that would be the same origin bound, a
- * lower peer share (a swarm of 3 per home reaches at most 1 - 1/3 of it) and no stall. They are printed
- * beside the measured figures but not asserted: on this shared 2-core machine the first runs measured an
- * origin upload of 2.1-2.7x, a peer share of 0 and 10-32 stalls (see docs/architecture.md, "The network
- * lab"), and a test that fails on every run says nothing a printed figure does not.
+ * lower peer share (a swarm of 3 per home reaches at most 1 - 1/3 of it) and no stall. Those goals are
+ * printed beside the figures. What is asserted is looser, with room for the spread between runs on
+ * this 2-core machine, but it fails on the saturated origin the lab found (docs/architecture.md, "The
+ * loop, found"): before relays learnt to wait for late offers the origin sent 2.37-2.71 copies of the
+ * stream and viewers shared 0-4.3 %; after it, 1.14-1.61 copies and 24.6-47 % in six runs. Stalls
+ * (0-24 a run) are printed, not asserted, until the viewers' delivery is mended.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -25,6 +27,8 @@ const LAB = fileURLToPath(new URL('../lab/src/lab.ts', import.meta.url))
 
 /** The issue's first scenario, scaled for the quick run (see above). */
 const SCENARIO = { originUploadPerStreamByte: 1.3, peerShare: 0.25, stalls: 0 }
+/** What a run must reach: far from the saturated origin, with room for the spread between runs. */
+const ASSERTED = { originUploadPerStreamByte: 1.8, peerShare: 0.15 }
 
 interface LabResult {
   natViewers: number
@@ -62,6 +66,8 @@ test('the quick network lab: each home NATs as built, every NATed viewer plays o
   }
   // Less than one copy of the stream cannot have left the origin if every viewer played.
   assert.ok(result.originUploadPerStreamByte >= 0.95, `origin upload per stream byte ${result.originUploadPerStreamByte}`)
+  assert.ok(result.originUploadPerStreamByte <= ASSERTED.originUploadPerStreamByte, `the origin sent ${result.originUploadPerStreamByte.toFixed(2)} copies of the stream (at most ${ASSERTED.originUploadPerStreamByte}): see the counters in ${RESULTS_DIR}lab.log`)
+  assert.ok(result.peerShare >= ASSERTED.peerShare, `viewers got ${(result.peerShare * 100).toFixed(1)} % from each other (at least ${ASSERTED.peerShare * 100} %)`)
   assert.ok(result.turnOff !== null && Number.isInteger(result.turnOff.stalls), 'the TURN-off stretch was watched')
   console.log(`scenario 1, scaled for --quick: origin upload per stream byte ${result.originUploadPerStreamByte.toFixed(2)} (goal <= ${SCENARIO.originUploadPerStreamByte}), ` +
     `peer share ${(result.peerShare * 100).toFixed(1)} % (goal >= ${SCENARIO.peerShare * 100} %), stalls ${result.stalls} (goal ${SCENARIO.stalls}); ` +

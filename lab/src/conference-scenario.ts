@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PublishedTally, startDevnet, startSiteServer, startTurnServer, summarize } from '@hivecast/devnet'
 import { CHROMIUM_PATH, launchChromium } from '@hivecast/devnet/chromium'
-import { peerRouteBytes, playedBytesOf, playerLatencyMs, playerStalls, playerSwarm, watchPlayerPage } from '@hivecast/devnet/player-page'
+import { peerRouteBytes, playedBytesOf, playerCatchUps, playerLatencyMs, playerStalls, playerSwarm, watchPlayerPage } from '@hivecast/devnet/player-page'
 import type { Devnet, SiteServer, TurnServer } from '@hivecast/devnet'
 import type { Browser, Page } from 'playwright-core'
 import { addHome } from './home-network.ts'
@@ -45,6 +45,8 @@ export interface LabResult {
   /** Stalls (a `waiting` after playback started) during the measured stretch, all viewers. */
   stalls: number
   stalledMs: number
+  /** Times a player played faster to get its viewer back near the live edge, all viewers, over the whole run. */
+  catchUps: number
   /** Bytes that left the origin's link (headers included) / the stream's own bytes, over the stretch. */
   originUploadPerStreamByte: number
   glassToGlassP50Ms: number
@@ -239,6 +241,7 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
       turnShare: turnBytes + directBytes === 0 ? 0 : peerShare * turnBytes / (turnBytes + directBytes),
       stalls: stalls.reduce((n, s, i) => n + s.count - stalls0[i]!.count, 0),
       stalledMs: Math.round(stalls.reduce((n, s, i) => n + s.ms - stalls0[i]!.ms, 0)),
+      catchUps: (await Promise.all(viewers.pages.map(playerCatchUps))).reduce((n, times) => n + times, 0),
       originUploadPerStreamByte: stream === 0 ? Number.NaN : origin / stream,
       glassToGlassP50Ms: latency.p50,
       glassToGlassP90Ms: latency.p90,

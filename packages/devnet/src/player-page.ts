@@ -97,13 +97,25 @@ export async function playedBytes (page: Page): Promise<PlayedBytes> {
   })
 }
 
+/** One field of the player's `stats()` on the watch page or in `<hivecast-player>`; null before there is a player. */
+async function playerStat (page: Page, field: string): Promise<unknown> {
+  return await page.evaluate(name => {
+    const player = (window as unknown as { hivecastPlayer?: { stats: () => Record<string, unknown> } }).hivecastPlayer ??
+      document.querySelector('hivecast-player') as unknown as { stats: () => Record<string, unknown> } | null
+    return player?.stats()[name] ?? null
+  }, field)
+}
+
 /** The player's `latencyMs`: now minus the program-date-time of the frame on screen; null before one. */
 export async function playerLatencyMs (page: Page): Promise<number | null> {
-  return await page.evaluate(() => {
-    const player = (window as unknown as { hivecastPlayer?: { stats: () => { latencyMs: number | null } } }).hivecastPlayer ??
-      document.querySelector('hivecast-player') as unknown as { stats: () => { latencyMs: number | null } } | null
-    return player?.stats().latencyMs ?? null
-  })
+  const ms = await playerStat(page, 'latencyMs')
+  return typeof ms === 'number' ? ms : null
+}
+
+/** Times the player played faster to get its viewer back near the live edge. */
+export async function playerCatchUps (page: Page): Promise<number> {
+  const times = await playerStat(page, 'catchUps')
+  return typeof times === 'number' ? times : 0
 }
 
 /** The player's viewer swarm: `on`, `off`, `starting` or `unavailable`, and how many viewers it is connected to. */

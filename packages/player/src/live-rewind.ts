@@ -11,6 +11,24 @@ import type { LivePlaylists } from './live-playlists.ts'
 
 /** How far back the viewer can ask for: relays keep two hours (`--rewind 120`) by default. */
 export const REWIND_MAX_SECONDS = 2 * 60 * 60
+/**
+ * A viewer following live who fell this many target durations behind the live edge (at least
+ * CATCH_UP_MIN_SECONDS) without asking to is played a little faster until back within one target
+ * duration of it: after a slow start or a stall, hls.js plays on from where it was and would stay
+ * that far behind for good (the lab's viewers, started while relays caught up, watched 25-30 s behind).
+ * Faster, not a jump: a seek lands where nothing is buffered, and every jump was a stall (the lab's
+ * viewers stalled 13-24 times a minute when taken back by seeking).
+ */
+const CATCH_UP_TARGET_DURATIONS = 3
+const CATCH_UP_MIN_SECONDS = 3
+/** Wins back 10 s in under a minute; speech stays easy to follow (browsers keep the pitch). */
+export const CATCH_UP_RATE = 1.2
+/**
+ * Catching up pauses below this much buffer: playing faster must not run the buffer dry, and a viewer
+ * far behind with little buffered is behind because segments come slowly, which speed does not mend
+ * (the lab's viewers, 25 s behind with 2 s buffered, sped up and slowed down 27 times in a minute).
+ */
+const CATCH_UP_MIN_BUFFER_SECONDS = 4
 
 export interface RewindActions {
   /** Loads the room again, starting `position` seconds into the playlists. */
@@ -25,6 +43,11 @@ export class LiveRewind {
   readonly #hls: () => Hls | undefined
   readonly #actions: RewindActions
   #loading = false
+  /** False once the viewer went back or paused, until they go live again: then being behind is their choice. */
+  #following = true
+  #catchingUp = false
+  /** Times playback was sped up to get back near the live edge. */
+  catchUps = 0
 
   constructor (playlists: LivePlaylists, video: HTMLVideoElement, hls: () => Hls | undefined, actions: RewindActions) {
     this.#playlists = playlists
@@ -56,8 +79,32 @@ export class LiveRewind {
     return this.#hls()?.playingDate?.getTime() ?? null
   }
 
+  /** The viewer paused: when they play again it is from where they were, not from live. */
+  paused (): void {
+    this.#following = false
+  }
+
+  /**
+   * Called about once a second with the seconds buffered ahead: plays a viewer following live at
+   * CATCH_UP_RATE while playback is far behind the live edge, and at normal speed otherwise.
+   */
+  keepLive (bufferAhead: number): void {
+    const hls = this.#hls()
+    let catchUp = false
+    if (this.#following && !this.#loading && !this.#video.paused && hls !== undefined && bufferAhead >= CATCH_UP_MIN_BUFFER_SECONDS) {
+      const target = hls.levels[hls.currentLevel]?.details?.targetduration ?? 1
+      const behind = this.behindSeconds()
+      catchUp = this.#catchingUp ? behind > target : behind > Math.max(CATCH_UP_MIN_SECONDS, CATCH_UP_TARGET_DURATIONS * target)
+    }
+    if (catchUp && !this.#catchingUp) this.catchUps++
+    // Only a rate this set is set back: nothing else changes it, but a page might.
+    if (catchUp !== this.#catchingUp) this.#video.playbackRate = catchUp ? CATCH_UP_RATE : 1
+    this.#catchingUp = catchUp
+  }
+
   /** Jumps to the live edge. */
   goLive (): void {
+    this.#following = true
     const sync = this.#hls()?.liveSyncPosition
     if (typeof sync === 'number') this.#video.currentTime = sync
     if (this.#video.paused) this.#actions.play()
@@ -70,6 +117,7 @@ export class LiveRewind {
 
   /** Plays from `seconds` behind the live edge (up to REWIND_MAX_SECONDS, as far as the relays hold). */
   async seekBehind (seconds: number): Promise<void> {
+    this.#following = false
     const hls = this.#hls()
     const video = this.#video
     const sync = hls?.liveSyncPosition

@@ -62,6 +62,7 @@ export function emptyStats (state: PlayerState = 'connecting'): PlayerStats {
   return {
     state,
     latencyMs: null,
+    catchUps: 0,
     bufferSeconds: 0,
     bitrate: null,
     bandwidthEstimate: null,
@@ -148,7 +149,10 @@ export class PlayerSession {
     this.#listenToMedia()
     this.#announce()
     this.#start()
-    this.#ticker = setInterval(() => { this.#checkSignal() }, 1000)
+    this.#ticker = setInterval(() => {
+      this.#checkSignal()
+      this.rewind?.keepLive(this.#bufferAhead())
+    }, 1000)
     if ((options.p2p ?? 'on') === 'on' && options.recording === undefined && isRoomSlug(options.room)) this.#startSwarm()
   }
 
@@ -203,6 +207,7 @@ export class PlayerSession {
     return {
       state: this.#view.state,
       latencyMs: playing === null || !this.#played ? null : Date.now() - playing.getTime(),
+      catchUps: this.rewind?.catchUps ?? 0,
       bufferSeconds: Math.round(bufferSeconds * 10) / 10,
       bitrate: level?.bitrate ?? null,
       bandwidthEstimate: estimate === undefined || !Number.isFinite(estimate) ? null : Math.round(estimate),
@@ -373,6 +378,7 @@ export class PlayerSession {
     }, { signal })
     video.addEventListener('pause', () => {
       if (this.#view.state === 'error' || video.ended) return
+      this.rewind?.paused()
       this.#setView('paused', 'Paused. Press play to continue.')
     }, { signal })
     video.addEventListener('ended', () => {

@@ -38,6 +38,8 @@ export interface PlaybackStats {
   state: PlayerState
   /** Now minus the program-date-time of the frame on screen, ms; null before the first frame. */
   latencyMs: number | null
+  /** Times the player played faster to get a viewer following live back near the live edge. */
+  catchUps: number
   /** Seconds of video buffered ahead of the playhead. */
   bufferSeconds: number
   /** Declared bitrate of the rendition playing, bits/s; null before one plays. */
