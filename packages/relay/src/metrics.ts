@@ -47,7 +47,7 @@ export function createMetrics (source: MetricsSource): Registry {
   })
   new Counter({
     name: 'hivecast_relay_bitswap_blocks_total',
-    help: 'Blocks moved by bitswap, by direction: sent to peers or received from them',
+    help: 'Blocks by direction: sent to peers by bitswap, or received from peers by any path (segment push or bitswap)',
     labelNames: ['direction'],
     registers,
     collect () {

@@ -82,7 +82,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
   const traffic = new P2PTraffic()
   const node = await createP2PNode({ identity, dataDir: options.dataDir, listen: options.listen ?? [...RELAY_DEFAULTS.listen], announce: options.announce, viewers: true, metrics: traffic, ...(tls === undefined ? {} : { tls }) })
   // Helia's bitswap counts the blocks it sends but not those it receives: a fetched block that was not
-  // in the store before came from a peer.
+  // in the store before came from a peer, pushed or over bitswap.
   const countReceived = (fetch: BlockFetcher): BlockFetcher => async (cid, signal) => {
     const had = await node.blockstore.has(cid)
     const bytes = await fetch(cid, signal)

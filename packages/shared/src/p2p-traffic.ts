@@ -15,8 +15,9 @@ export interface P2PTrafficTotals {
   /** Bytes read from and written to libp2p connections (encrypted frames, all protocols). */
   bytesIn: number
   bytesOut: number
-  /** Blocks bitswap sent to peers and received from them. */
+  /** Blocks bitswap sent to peers. */
   blocksSent: number
+  /** Blocks fetched from peers, by any path (a relay's segment push or bitswap). */
   blocksReceived: number
   /**
    * Bytes written to protocol streams, per protocol (before encryption and muxer framing): what the
