@@ -21,7 +21,7 @@ const master = `${relay.url}/hls/${devnet.room}/master.m3u8`
 const masterText = await eventually('a master playlist listing the audio group', async () => {
   const res = await fetch(master, { signal: AbortSignal.timeout(5000) })
   const text = res.ok ? await res.text() : ''
-  return text.includes('URI="audio-de.m3u8"') && text.includes('\naudio.m3u8') ? text : undefined
+  return text.includes('URI="audio-de.m3u8"') && text.includes('\naudio.m3u8') && text.includes('RESOLUTION=640x360') ? text : undefined
 }, 45_000)
 
 test('the relay\'s master playlist lists the interpretation as an audio rendition and the audio-only variant', async () => {
