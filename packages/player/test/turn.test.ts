@@ -60,10 +60,18 @@ test('two viewers take their TURN server and credentials from the relay, and the
   }, 90_000)
   // WebRTC gathers candidates (and allocates on TURN) when a viewer dials another over it, which on a
   // busy machine can come well after the first (circuit) connection.
-  const allocations = await eventually('coturn to allocate for the viewers', () => {
+  const allocated = (): RegExpExecArray[] | undefined => {
     const found = [...turn!.log().matchAll(ALLOCATED)]
     return found.length >= 1 ? found : undefined
-  }, 90_000).catch(async (err: Error) => {
+  }
+  // Twice in CI (never alone here) the two viewers were connected over WebRTC and sharing, yet coturn
+  // saw only STUN Binding requests for 90 s: the cause is not known. The second viewer then loads the
+  // page again, which dials anew; a viewer that never allocates still fails the test.
+  const allocations = await eventually('coturn to allocate for the viewers', allocated, 30_000).catch(async () => {
+    console.log(`no allocation 30 s after the viewers connected (viewers: ${JSON.stringify((await stats()).map(s => s.peers))}); the second viewer loads the page again`)
+    await pages[1]!.reload()
+    return await eventually('coturn to allocate for the viewers after a reload', allocated, 60_000)
+  }).catch(async (err: Error) => {
     const sessions = turn!.log().split('\n').filter(line => line.includes('session')).slice(-10).join('\n')
     throw new Error(`${err.message}; viewers: ${JSON.stringify((await stats()).map(s => s.peers))}; coturn's last session lines:\n${sessions}`)
   })
