@@ -22,7 +22,7 @@ export const REWIND_MAX_SECONDS = 2 * 60 * 60
 const CATCH_UP_TARGET_DURATIONS = 3
 const CATCH_UP_MIN_SECONDS = 3
 /** Wins back 10 s in under a minute; speech stays easy to follow (browsers keep the pitch). */
-export const CATCH_UP_RATE = 1.2
+const CATCH_UP_RATE = 1.2
 /**
  * Catching up pauses below this much buffer: playing faster must not run the buffer dry, and a viewer
  * far behind with little buffered is behind because segments come slowly, which speed does not mend

@@ -152,11 +152,12 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
     try {
       const inTree = tree.originLinked.includes(self)
       const started = Date.now()
-      const order = pushOrder(cid.toString(), tree.originLinked, tree.leaves)
-      const pushed = inTree ? await fromTree(cid, push, order, turn, signal) : undefined
+      // The tree's order only for a relay in it: a relay off the origin never waits for an offer.
+      const order = inTree ? pushOrder(cid.toString(), tree.originLinked, tree.leaves) : undefined
+      const pushed = order === undefined ? undefined : await fromTree(cid, push, order, turn, signal)
       // A relay in the tree skips its turn's slot: it waited for an offer instead, or its parent is gone.
       const bytes = pushed ?? await raceFetch(push.block, async fetchSignal => await byTurn(cid, turn, inTree, fetchSignal), signal)
-      if (inTree) noteOfferDelay(cid, started, livePushDepth(order, turn, relay => relay === self || net.connected(relay)), pushed !== undefined)
+      if (order !== undefined) noteOfferDelay(cid, started, livePushDepth(order, turn, relay => relay === self || net.connected(relay)), pushed !== undefined)
       const now = relayPeers()
       pushes.forward(cid, bytes, self, now.originLinked, now.leaves)
       return bytes
