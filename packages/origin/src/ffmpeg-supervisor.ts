@@ -5,14 +5,22 @@
  * run finished before the next one (or shutdown) goes on.
  */
 import { execa } from 'execa'
+import type { Readable } from 'node:stream'
 import type { ResultPromise } from 'execa'
 import { ProgressReader } from './ffmpeg-progress.ts'
 import type { FfmpegProgress } from './ffmpeg-progress.ts'
 
+/** One run of ffmpeg: its arguments, and who reads what it writes to pipes beyond stdout and stderr. */
+export interface FfmpegRun {
+  args: string[]
+  /** By file descriptor (3 and up: `pipe:3`), who reads the stream ffmpeg writes to it. */
+  outputs?: ReadonlyMap<number, (stream: Readable) => void>
+}
+
 export interface FfmpegSupervisorOptions {
   path: string
-  /** Called before every start; returns the arguments for this run. */
-  prepare: (run: number) => Promise<string[]>
+  /** Called before every start; returns this run. */
+  prepare: (run: number) => Promise<FfmpegRun>
   /** Called after every exit (and after a run that `stop()` cancelled before it started). */
   exited: (run: number) => Promise<void>
   log: (line: string) => void
@@ -68,10 +76,10 @@ export class FfmpegSupervisor {
       const run = ++this.#run
       let started = Date.now()
       try {
-        const args = await this.#options.prepare(run)
+        const prepared = await this.#options.prepare(run)
         if (!this.#stopping) {
           started = Date.now()
-          this.lastExit = await this.#runOnce(args, run)
+          this.lastExit = await this.#runOnce(prepared, run)
         }
       } catch (err) {
         this.lastExit = `could not be prepared: ${(err as Error).message}`
@@ -95,13 +103,12 @@ export class FfmpegSupervisor {
   }
 
   /** Runs ffmpeg to its exit and says how it ended, with its last output lines. */
-  async #runOnce (args: string[], run: number): Promise<string> {
+  async #runOnce ({ args, outputs = new Map() }: FfmpegRun, run: number): Promise<string> {
     const tail: string[] = []
+    const extra = Array.from({ length: Math.max(2, ...outputs.keys()) - 2 }, (_, k) => outputs.has(3 + k) ? 'pipe' as const : 'ignore' as const)
     const child = execa(this.#options.path, args, {
       reject: false,
-      stdin: 'ignore',
-      stdout: this.#options.onProgress === undefined ? 'ignore' : 'pipe',
-      stderr: 'pipe',
+      stdio: ['ignore', this.#options.onProgress === undefined ? 'ignore' : 'pipe', 'pipe', ...extra],
       buffer: false,
       // SVT-AV1 prints a banner of info lines to stderr whatever ffmpeg's -loglevel: warnings only.
       env: { SVT_LOG: '2' },
@@ -109,6 +116,10 @@ export class FfmpegSupervisor {
     })
     this.#process = child
     this.running = true
+    for (const [fd, read] of outputs) {
+      const stream = child.stdio[fd]
+      if (stream !== undefined && stream !== null && 'read' in stream) read(stream)
+    }
     let partial = ''
     const onProgress = this.#options.onProgress
     if (onProgress !== undefined) {

@@ -11,6 +11,12 @@
  * Every output's timestamps are shifted onto the room's media timeline (see media-timeline.ts).
  * Audio-only renditions (the audio-only variant, interpretation tracks) are AAC variants of the
  * MPEG-TS output, on the same clock, so a player can play one beside any video variant.
+ *
+ * With `continuous` (LL-HLS parts on), each MPEG-TS rendition is instead one endless MPEG-TS written to
+ * a pipe, flushed packet by packet, which the origin cuts into segments and parts itself as it arrives
+ * (stream-segmenter.ts): Debian's ffmpeg 5.1 hls muxer writes an MPEG-TS segment only once it is
+ * complete, which leaves nothing to cut into early parts. The rendition at ladder index i writes to
+ * file descriptor `continuousOutputFd(i)`.
  */
 import { join } from 'node:path'
 import { videoMaxrate } from './rendition-ladder.ts'
@@ -36,6 +42,13 @@ export interface LadderCommandOptions {
    * (`runTimestampOffset`), so timestamps go on rising across runs. None when absent.
    */
   timestampOffset?: number
+  /** Write each MPEG-TS rendition as one continuous MPEG-TS to a pipe (`continuousOutputFd`), not as HLS files. */
+  continuous?: boolean
+}
+
+/** The file descriptor ffmpeg writes the continuous MPEG-TS of the rendition at ladder index `index` to. */
+export function continuousOutputFd (index: number): number {
+  return 3 + index
 }
 
 export const PLAYLIST_NAME = 'index.m3u8'
@@ -76,28 +89,37 @@ export function ladderArgs (options: LadderCommandOptions): string[] {
     // Every segment's duration after the previous forced keyframe: the same frames in every rendition.
     : `expr:if(isnan(prev_forced_t),1,gte(t,prev_forced_t+${segmentDuration}))`
   const gop = options.frameRate === undefined ? undefined : Math.round(options.frameRate * segmentDuration)
+  const offset = options.timestampOffset === undefined ? [] : ['-output_ts_offset', options.timestampOffset.toFixed(3)]
   const hls = ['-f', 'hls', '-hls_time', String(segmentDuration), '-hls_list_size', String(options.listSize ?? 30),
     // temp_file: a segment is written under a .tmp name and only listed after its rename, so a
     // listed segment is always complete.
-    '-hls_flags', 'temp_file+independent_segments+program_date_time',
-    ...(options.timestampOffset === undefined ? [] : ['-output_ts_offset', options.timestampOffset.toFixed(3)])]
+    '-hls_flags', 'temp_file+independent_segments+program_date_time', ...offset]
   const audio = ['-c:a', 'aac', '-ar', '48000', '-ac', '2']
+  /** The x264 (or copy) options of rendition `i`, for the output's video stream `spec` (`v:0`). */
+  const videoCodec = (i: number, spec: string): string[] => {
+    const r = renditions[i]!
+    if (r.copy === true) return [`-c:${spec}`, 'copy']
+    const maxrate = videoMaxrate(r)
+    return [`-c:${spec}`, 'libx264', `-preset:${spec}`, 'veryfast', `-profile:${spec}`, 'high', `-pix_fmt:${spec}`, 'yuv420p',
+      `-level:${spec}`, r.level, `-b:${spec}`, String(r.videoBitrate), `-maxrate:${spec}`, String(maxrate), `-bufsize:${spec}`, String(maxrate),
+      `-force_key_frames:${spec}`, keyframes, `-sc_threshold:${spec}`, '0',
+      ...(gop === undefined || passthrough ? [] : [`-g:${spec}`, String(gop), `-keyint_min:${spec}`, String(gop)])]
+  }
+  const videoMap = (i: number): string => renditions[i]!.copy === true ? mapSpecifier(input.videoPad) : `[v${i}]`
 
-  if (h264.length > 0) {
-    withVideo.forEach(i => args.push('-map', renditions[i]!.copy === true ? mapSpecifier(input.videoPad) : `[v${i}]`))
-    h264.forEach(i => args.push('-map', input.audioStreamMap(renditions[i]!.audioStream ?? 0)))
-    withVideo.forEach(i => {
+  if (h264.length > 0 && options.continuous === true) {
+    for (const i of h264) {
       const r = renditions[i]!
-      if (r.copy === true) {
-        args.push(`-c:v:${i}`, 'copy')
-        return
-      }
-      const maxrate = videoMaxrate(r)
-      args.push(`-c:v:${i}`, 'libx264', `-preset:v:${i}`, 'veryfast', `-profile:v:${i}`, 'high', `-pix_fmt:v:${i}`, 'yuv420p',
-        `-level:v:${i}`, r.level, `-b:v:${i}`, String(r.videoBitrate), `-maxrate:v:${i}`, String(maxrate), `-bufsize:v:${i}`, String(maxrate),
-        `-force_key_frames:v:${i}`, keyframes, `-sc_threshold:v:${i}`, '0',
-        ...(gop === undefined || passthrough ? [] : [`-g:v:${i}`, String(gop), `-keyint_min:v:${i}`, String(gop)]))
-    })
+      if (r.audioOnly !== true) args.push('-map', videoMap(i), ...videoCodec(i, 'v:0'))
+      args.push('-map', input.audioStreamMap(r.audioStream ?? 0), ...audio, '-b:a', String(r.audioBitrate),
+        // Every frame leaves at once, each in a PES of its own (the muxer would gather audio frames
+        // into PES of 2,930 bytes): parts are cut as soon as their frames are encoded, on any frame.
+        '-flush_packets', '1', '-pes_payload_size', '0', ...offset, '-f', 'mpegts', `pipe:${continuousOutputFd(i)}`)
+    }
+  } else if (h264.length > 0) {
+    withVideo.forEach(i => args.push('-map', videoMap(i)))
+    h264.forEach(i => args.push('-map', input.audioStreamMap(renditions[i]!.audioStream ?? 0)))
+    withVideo.forEach(i => args.push(...videoCodec(i, `v:${i}`)))
     args.push(...audio)
     h264.forEach(i => args.push(`-b:a:${i}`, String(renditions[i]!.audioBitrate)))
     args.push(...hls, '-hls_segment_type', 'mpegts',

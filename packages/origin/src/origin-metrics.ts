@@ -5,13 +5,14 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { FfmpegProgress } from './ffmpeg-progress.ts'
+import type { OriginStatus } from './origin.ts'
 
 export interface MetricSources {
   ffmpegUp: () => boolean
   ffmpegRestarts: () => number
   peers: () => number
   inputUp: () => boolean
-  dropped: () => { playlistEntries: number, segments: number, parts: number, publishErrors: number, thumbnails: number }
+  dropped: () => OriginStatus['dropped']
   rtmpRefused: () => number
 }
 
@@ -76,6 +77,7 @@ export class OriginMetrics {
         const d = sources.dropped()
         this.reset()
         this.inc({ what: 'playlist_entries' }, d.playlistEntries)
+        this.inc({ what: 'stream_bytes' }, d.streamBytes)
         this.inc({ what: 'segments' }, d.segments)
         this.inc({ what: 'parts' }, d.parts)
         this.inc({ what: 'publish_errors' }, d.publishErrors)

@@ -31,10 +31,11 @@ export interface OriginOptions {
   /** Seconds per segment (and per GOP). Default 1. */
   segmentDuration?: number
   /**
-   * Seconds per LL-HLS part: each MPEG-TS segment is also cut into parts of about this length while
-   * ffmpeg writes it, each stored as a block and announced on the room's parts topic at once; 0 turns
-   * parts off. At most half the segment duration. Default 0 (off): with ffmpeg 5.1 the parts only exist
-   * once their segment is finished (see segment-tail.ts), so they cost CPU and gain no latency yet.
+   * Seconds per LL-HLS part: the origin cuts the MPEG-TS renditions itself from ffmpeg's continuous
+   * output (stream-segmenter.ts), and each part of about this length is stored as a block and announced
+   * on the room's parts topic as soon as its frames are encoded; 0 turns parts off. At most half the
+   * segment duration. Default 0 (off): the player does not play parts yet, so only LL-HLS clients
+   * reading relays' playlists gain from them.
    */
   partDuration?: number
   /** Seconds between room thumbnails (JPEG, announced for room lists); 0 turns them off. Default 10. */
@@ -215,11 +216,11 @@ one tone per stream`
     name: 'part-duration',
     value: '<s>',
     seconds: value => assertPartDuration(value),
-    help: `seconds per LL-HLS part, e.g. 0.333 (default ${DEFAULT_PART_DURATION}: no parts): MPEG-TS
-segments are also cut into parts, each stored as a block and announced on
-the room's parts topic for relays that serve low-latency HLS; segments are
-announced as before. At most half a segment. With ffmpeg 5.1 a segment's
-parts exist only once the segment is written, so they add no speed yet`
+    help: `seconds per LL-HLS part, e.g. 0.333 (default ${DEFAULT_PART_DURATION}: no parts): the
+MPEG-TS renditions are cut by the origin as ffmpeg encodes them, and each
+part is stored as a block and announced on the room's parts topic at once,
+for relays that serve low-latency HLS; segments are announced as before.
+At most half a segment`
   },
   {
     name: 'room-key',

@@ -6,6 +6,7 @@
 import { constants } from 'node:fs'
 import { access, chmod, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import type { Readable } from 'node:stream'
 import { InvalidOptionError, MissingResourceError, assertRoomSlug, errorMessage, logger, parseHostPort, roomPartsTopic, roomTopic } from '@hivecast/shared'
 import { createP2PNode, loadOrCreateIdentity, ORIGIN_PUSH_FANOUT, P2PTraffic, serveWindow } from '@hivecast/shared/node'
 import { CID } from 'multiformats/cid'
@@ -14,7 +15,7 @@ import type { P2PNode, P2PTrafficTotals } from '@hivecast/shared/node'
 import { describeFfmpeg, locateFfmpeg, locateFfprobe } from './ffmpeg-binary.ts'
 import type { FfmpegProgress } from './ffmpeg-progress.ts'
 import { FfmpegSupervisor } from './ffmpeg-supervisor.ts'
-import { ladderArgs, renditionDir } from './ladder-command.ts'
+import { continuousOutputFd, ladderArgs, renditionDir } from './ladder-command.ts'
 import { runTimestampOffset } from './media-timeline.ts'
 import { PlaylistWatcher } from './playlist-watcher.ts'
 import { DEFAULT_RENDITIONS, renditionInfo, resolveRenditions } from './rendition-ladder.ts'
@@ -28,10 +29,9 @@ import { ThumbnailPublisher } from './thumbnail-publisher.ts'
 import { SegmentPublisher } from './segment-publisher.ts'
 import { PartPublisher } from './part-publisher.ts'
 import type { PartLatency, PublishedPart } from './part-publisher.ts'
-import { SegmentTail } from './segment-tail.ts'
+import { StreamSegmenter } from './stream-segmenter.ts'
 import { Slate } from './slate.ts'
 import type { PublishedSegment } from './segment-publisher.ts'
-import type { FinishedSegment } from './playlist-watcher.ts'
 import { SequenceState } from './sequence-state.ts'
 import { SessionRecorder } from './session-recorder.ts'
 import type { RecordingStatus, WithheldTalk } from './session-recorder.ts'
@@ -85,7 +85,7 @@ export interface OriginStatus {
   /** Connected libp2p peers. */
   peers: number
   /** Bad input skipped and counted (each one is logged): unusable playlist entries, segments not stored, failed publishes. */
-  dropped: { playlistEntries: number, segments: number, parts: number, publishErrors: number, thumbnails: number }
+  dropped: { playlistEntries: number, streamBytes: number, segments: number, parts: number, publishErrors: number, thumbnails: number }
   /** The last segments published, oldest first. */
   recent: PublishedSegment[]
   /**
@@ -263,16 +263,17 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
     }
     const parts = partDuration === 0 ? undefined : new PartPublisher({ node: p2p, identity, room, topic: roomPartsTopic(room), session: publisher.session, seqFor: (rendition, file) => publisher.seqFor(rendition, file), log: log.child('parts').info, onPublished: onPart })
     const fresh = new Set(sequenced.filter(name => state.isFresh(name)))
-    let watchers: PlaylistWatcher[] = []
-    /** Per rendition index, the tail cutting its segments into parts while ffmpeg writes them. */
-    let tails: Array<SegmentTail | undefined> = []
-    // A segment is announced after its last part.
-    const lastPart = async (index: number, s: FinishedSegment): Promise<void> => {
-      await tails[index]?.finish(s.file, s.duration)
-      await parts?.settled(s.rendition)
-    }
-    /** Unusable playlist entries seen by the watchers of earlier runs. */
+    /**
+     * Per rendition index, what finishes its segments: ffmpeg's playlist, or with parts on (MPEG-TS
+     * renditions) the origin's own cut of ffmpeg's continuous stream, so parts go out as they are encoded.
+     */
+    let watchers: Array<PlaylistWatcher | undefined> = []
+    let segmenters: Array<StreamSegmenter | undefined> = []
+    /** The segmenters reading this run's streams: done when ffmpeg has closed them. */
+    let segmenting: Array<Promise<void>> = []
+    /** Unusable playlist entries and stream bytes seen by the watchers and segmenters of earlier runs. */
     let invalidEntries = 0
+    let invalidStreamBytes = 0
     let stopping = false
     const supervisor = new FfmpegSupervisor({
       path: ffmpeg.path,
@@ -286,21 +287,41 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
         await state.align(sequenced)
         inputWatch.runStarted()
         for (const name of sequenced) if (run > 1 || !fresh.has(name)) publisher.markDiscontinuity(name)
-        watchers = names.map((name, index) => new PlaylistWatcher({
-          rendition: name,
-          dir: renditionDir(hlsDir, index),
-          log: log.child('playlist').info,
-          // A stop ends the session: ffmpeg's last segment before it exits carries the end flag.
-          onSegments: segments => {
-            inputWatch.received(segments)
-            for (const s of segments) publisher.enqueue(s, { end: stopping && s.last, discontinuity: inputWatch.discontinuity(s.rendition), after: lastPart(index, s) })
-          }
-        }))
-        tails = names.map((name, index) => parts === undefined || presets[index]!.av1 === true
+        const timestampOffset = runTimestampOffset(Date.now(), state.announcedEnd)
+        const cutHere = (index: number): boolean => parts !== undefined && presets[index]!.av1 !== true
+        watchers = names.map((name, index) => cutHere(index)
           ? undefined
-          : new SegmentTail({ rendition: name, dir: renditionDir(hlsDir, index), partDuration, log: log.child('parts').info, onParts: (file, cut, seenAt) => { parts.enqueue(name, file, cut, seenAt) } }))
-        for (const w of watchers) w.start()
-        for (const t of tails) t?.start()
+          : new PlaylistWatcher({
+            rendition: name,
+            dir: renditionDir(hlsDir, index),
+            log: log.child('playlist').info,
+            // A stop ends the session: ffmpeg's last segment before it exits carries the end flag.
+            onSegments: segments => {
+              inputWatch.received(segments)
+              for (const s of segments) publisher.enqueue(s, { end: stopping && s.last, discontinuity: inputWatch.discontinuity(s.rendition) })
+            }
+          }))
+        segmenters = names.map((name, index) => parts === undefined || !cutHere(index)
+          ? undefined
+          : new StreamSegmenter({
+            rendition: name,
+            dir: renditionDir(hlsDir, index),
+            run,
+            segmentDuration,
+            partDuration,
+            video: presets[index]!.audioOnly !== true,
+            // The run's timestamps start at its offset: the program date time follows them.
+            startedAt: timestampOffset * 1000,
+            log: log.child('segmenter').info,
+            onParts: (file, cut, seenAt) => { parts.enqueue(name, file, cut, seenAt) },
+            // A segment is announced after its last part.
+            onSegment: s => {
+              inputWatch.received([s])
+              publisher.enqueue(s, { end: stopping && s.last, discontinuity: inputWatch.discontinuity(name), after: parts.settled(name) })
+            }
+          }))
+        segmenting = []
+        for (const w of watchers) w?.start()
         const prepared = prepareInput(input, { room, width: top.width, height: top.height, frameRate: TEST_PATTERN_FRAME_RATE, now: new Date(), font, rtmpInternalPort: rtmpGate?.internalPort, audioStreams: 1 + Math.max(0, ...audioTracks.map(t => t.stream)), inputFile: join(dataDir, 'input.ffconcat') })
         if (prepared.file !== undefined) {
           await writeFile(prepared.file.path, prepared.file.content, { mode: 0o600 })
@@ -308,7 +329,7 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
           await chmod(prepared.file.path, 0o600)
         }
         log.info(`ffmpeg run ${run}: ${prepared.description} -> ${names.join(', ')}, ${segmentDuration} s segments${isListening(input) ? '; waiting for signal' : ''}`)
-        return ladderArgs({
+        const args = ladderArgs({
           input: prepared,
           renditions: presets,
           frameRate: generated ? TEST_PATTERN_FRAME_RATE : undefined,
@@ -316,8 +337,14 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
           hlsDir,
           runId: run,
           progress: true,
-          timestampOffset: runTimestampOffset(Date.now(), state.announcedEnd)
+          timestampOffset,
+          continuous: parts !== undefined
         })
+        const outputs = new Map<number, (stream: Readable) => void>()
+        segmenters.forEach((segmenter, index) => {
+          if (segmenter !== undefined) outputs.set(continuousOutputFd(index), stream => { segmenting.push(segmenter.consume(stream)) })
+        })
+        return { args, outputs }
       },
       maxBackoffMs: isListening(input) ? LISTENER_MAX_BACKOFF_MS : undefined,
       onProgress: progress => {
@@ -327,14 +354,15 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       exited: async () => {
         lastProgress = undefined
         metrics.reset()
-        const lastSegments = await Promise.all(watchers.map(w => w.stop()))
-        for (const w of watchers) invalidEntries += w.invalid
+        await Promise.all(segmenting)
+        const lastSegments = await Promise.all(watchers.map(async w => await w?.stop() ?? []))
+        for (const w of watchers) invalidEntries += w?.invalid ?? 0
+        for (const s of segmenters) invalidStreamBytes += s?.invalidBytes ?? 0
         watchers = []
-        lastSegments.forEach((segments, index) => { for (const s of segments) publisher.enqueue(s, { end: stopping && s.last, after: lastPart(index, s) }) })
+        segmenters = []
+        for (const s of lastSegments.flat()) publisher.enqueue(s, { end: stopping && s.last })
         await publisher.drain()
         await parts?.drain()
-        await Promise.all(tails.map(t => t?.stop()))
-        tails = []
       }
     })
 
@@ -360,7 +388,8 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
     watch = inputWatch
     inputWatch.start()
     const dropped = (): OriginStatus['dropped'] => ({
-      playlistEntries: invalidEntries + watchers.reduce((n, w) => n + w.invalid, 0),
+      playlistEntries: invalidEntries + watchers.reduce((n, w) => n + (w?.invalid ?? 0), 0),
+      streamBytes: invalidStreamBytes + segmenters.reduce((n, s) => n + (s?.invalidBytes ?? 0), 0),
       segments: publisher.dropped,
       parts: parts?.dropped ?? 0,
       publishErrors: publisher.publishErrors,

@@ -1,5 +1,5 @@
 /**
- * Announces the parts the SegmentTail cuts: each part is stored as one raw block, numbered with the
+ * Announces the parts the StreamSegmenter cuts: each part is stored as one raw block, numbered with the
  * media sequence number its segment will be announced under (reserved from the SegmentPublisher when
  * the segment's first part is cut), signed with the room key under the parts' domain and published on
  * the room's parts topic. Each rendition is a queue, so its parts go out in order.

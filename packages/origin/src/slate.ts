@@ -77,7 +77,7 @@ export class Slate {
         for (const w of this.#watchers) w.start()
         const input = slateInput(options.file, top.width, top.height)
         options.log(`slate ffmpeg run ${run}: ${input.description} -> ${encoded.map(r => r.name).join(', ')}`)
-        return ladderArgs({ input, renditions: encoded, frameRate: SLATE_FRAME_RATE, segmentDuration: options.segmentDuration, hlsDir: options.dir, runId: run, timestampOffset: options.timestampOffset?.() })
+        return { args: ladderArgs({ input, renditions: encoded, frameRate: SLATE_FRAME_RATE, segmentDuration: options.segmentDuration, hlsDir: options.dir, runId: run, timestampOffset: options.timestampOffset?.() }) }
       },
       // What the slate finished after the input came back is not wanted: dropped with its files.
       exited: async () => {

@@ -50,6 +50,21 @@ test('the audio-only variant and interpretation tracks are AAC variants of the M
   assert.throws(() => parseAudioTrack('Deutsch:x:1'), /not a language tag/)
 })
 
+test('ffmpeg arguments with parts on: each MPEG-TS rendition one continuous MPEG-TS on its own pipe, AV1 still HLS', () => {
+  const ladder = resolveRenditions(['source', '360p', 'audio', 'av1-360p'])
+  const args = ladderArgs({ input: INPUT, renditions: ladder, segmentDuration: 1, hlsDir: '/h', runId: 1, continuous: true, timestampOffset: 1765000000.5 })
+  assert.deepEqual(args.flatMap((a, i) => a === '-f' ? [args[i + 1]] : []), ['mpegts', 'mpegts', 'mpegts', 'hls'])
+  assert.deepEqual(args.filter(a => a.startsWith('pipe:')), ['pipe:3', 'pipe:4', 'pipe:5'], 'renditions 0-2 on descriptors 3-5')
+  assert.ok(!args.includes('-var_stream_map'), 'no HLS muxer for the MPEG-TS renditions')
+  assert.equal(args.filter(a => a === '-flush_packets').length, 3, 'every frame leaves at once')
+  assert.equal(args.filter(a => a === '-output_ts_offset').length, 4, 'every output on the room\'s timeline')
+  const first = args.slice(0, args.indexOf('pipe:3'))
+  assert.deepEqual(first.filter((a, i) => first[i - 1] === '-map'), ['0:v:0', '0:a:0'], 'the passthrough: the input\'s video and the program\'s sound')
+  assert.equal(first[first.indexOf('-c:v:0') + 1], 'copy')
+  const audio = args.slice(args.indexOf('pipe:4') + 1, args.indexOf('pipe:5'))
+  assert.ok(!audio.some(a => a.startsWith('-c:v')), 'no video encoder for the audio-only rendition')
+})
+
 test('ffmpeg arguments: copy for the passthrough, x264 keyed on the source\'s keyframes, no forced frame rate', () => {
   const args = ladderArgs({ input: INPUT, renditions: resolveRenditions(['source', '360p']), segmentDuration: 1, hlsDir: '/h', runId: 1 })
   const after = (flag: string): string | undefined => args[args.indexOf(flag) + 1]
@@ -172,7 +187,7 @@ test('an H.264 file at 25 fps: passthrough with the probed size, profile and rat
   const status = await (await fetch(new URL('status', origin.url))).json() as { thumbnail: { cid: string } | null, renditions: Array<{ name: string, frameRate: number }>, dropped: Record<string, number> }
   assert.ok(status.thumbnail !== null && thumbnails.some(t => t.cid === status.thumbnail!.cid))
   assert.deepEqual(status.renditions.map(r => [r.name, r.frameRate]), [['source', 25], ['240p', 25]])
-  assert.deepEqual(status.dropped, { playlistEntries: 0, segments: 0, parts: 0, publishErrors: 0, thumbnails: 0 })
+  assert.deepEqual(status.dropped, { playlistEntries: 0, streamBytes: 0, segments: 0, parts: 0, publishErrors: 0, thumbnails: 0 })
   assert.match(await readFile(join(dir, 'origin', 'state.json'), 'utf8'), /"source"/)
   space.passed()
 })

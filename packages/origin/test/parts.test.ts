@@ -1,8 +1,8 @@
 /**
- * LL-HLS parts at the origin: a segment ffmpeg writes is cut into parts of whole MPEG-TS packets at
- * video PES boundaries (also across the 33-bit timestamp wrap), and a running origin announces each
- * part of every segment, signed on the room's parts topic, before its segment; the parts' blocks joined
- * are exactly the segment's block.
+ * LL-HLS parts at the origin: a segment is cut into parts of whole MPEG-TS packets at video PES
+ * boundaries (also across the 33-bit timestamp wrap), and a running origin announces each part of every
+ * segment (of a video and an audio-only rendition), signed on the room's parts topic, as it is encoded,
+ * well before its segment; the parts' blocks joined are exactly the segment's block.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -61,7 +61,7 @@ test('the origin announces every part signed, before its segment, and the parts 
   const space = await scratch(t, 'parts')
   const dataDir = join(space.dir, 'origin')
   await mkdir(dataDir)
-  const origin = await startOrigin({ room: ROOM, dataDir, http: '127.0.0.1:0', listen: ['/ip4/127.0.0.1/tcp/0'], renditions: ['240p'], thumbnailInterval: 0, partDuration: 0.333, log: line => space.logs.push(line) })
+  const origin = await startOrigin({ room: ROOM, dataDir, http: '127.0.0.1:0', listen: ['/ip4/127.0.0.1/tcp/0'], renditions: ['240p', 'audio'], thumbnailInterval: 0, partDuration: 0.333, log: line => space.logs.push(line) })
   space.running.add(origin)
   const { peer } = await listenToRoom(origin, ROOM, space)
   const heard: Array<{ at: number, part?: PartAnnouncement, segment?: SegmentAnnouncement }> = []
@@ -81,8 +81,9 @@ test('the origin announces every part signed, before its segment, and the parts 
     return whole.length >= 3 ? whole.slice(0, 3) : undefined
   }, 30_000)
   const block = async (cid: string): Promise<Uint8Array> => await getBlock(peer, CID.parse(cid), { signal: AbortSignal.timeout(5000) })
+  const leads: number[] = []
   for (const segment of segments) {
-    const parts = heard.flatMap(h => h.part?.seq === segment.seq ? [h.part] : [])
+    const parts = heard.flatMap(h => h.part?.seq === segment.seq && h.part.rendition === segment.rendition.name ? [h.part] : [])
     assert.deepEqual(parts.map(p => p.part), parts.map((_, i) => i), `seq ${segment.seq}: parts in order from 0`)
     assert.ok(parts.length >= 2, `seq ${segment.seq} has ${parts.length} parts`)
     assert.equal(parts[0]!.independent, true)
@@ -91,10 +92,16 @@ test('the origin announces every part signed, before its segment, and the parts 
     assert.ok(parts.every(p => p.session === segment.session && p.rendition === segment.rendition.name))
     const heardAt = (what: PartAnnouncement | SegmentAnnouncement): number => heard.find(h => h.part === what || h.segment === what)!.at
     assert.ok(heardAt(parts.at(-1)!) <= heardAt(segment), `seq ${segment.seq}: its last part was announced before it`)
+    leads.push(heardAt(segment) - heardAt(parts[0]!))
     const joined = Buffer.concat(await Promise.all(parts.map(async p => await block(p.cid))))
     assert.deepEqual(joined, Buffer.from(await block(segment.cid)), `seq ${segment.seq}: the parts join into the segment`)
     assert.ok(Math.abs(parts.reduce((sum, p) => sum + p.duration, 0) - segment.duration) < 0.01)
   }
+  // The parts go out as ffmpeg encodes them: the first about two thirds of a second before its 1 s
+  // segment is complete. (Cut from ffmpeg's finished HLS segments they all came with it, 0-20 ms.)
+  leads.sort((a, b) => a - b)
+  t.diagnostic(`part 0 heard before its segment by ${leads.join(', ')} ms`)
+  assert.ok(leads[1]! >= 300, `the first part precedes its segment by ${leads[1]} ms (median)`)
   const status = origin.status()
   assert.equal(status.parts?.duration, 0.333)
   assert.ok((status.parts?.published ?? 0) >= 6)

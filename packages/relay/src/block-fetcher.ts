@@ -146,6 +146,12 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
   }
   const fetchOnce = async (cid: CID, signal: AbortSignal): Promise<Uint8Array> => {
     const tree = relayPeers()
+    if (pushes !== undefined && await net.blocks.has(cid)) {
+      // Here already (a segment joined from its LL-HLS parts): passed on to children that lack it.
+      const bytes = await net.getBlock(cid, { signal })
+      pushes.forward(cid, bytes, self, tree.originLinked, tree.leaves)
+      return bytes
+    }
     const turn = rank(cid.toString(), self, tree)
     if (pushes === undefined) return await byTurn(cid, turn, false, signal)
     const push = pushes.expect(cid)

@@ -231,7 +231,7 @@ export class RoomFollower {
     }
     const current = this.#thumbnail.current()
     const thumbnail = current === undefined ? null : { cid: current.cid, at: current.at }
-    return { keys: [...this.room.keys], following: this.#standby.following, switches: this.#standby.switches, thumbnail, renditions, rejected: Object.fromEntries(this.#rejected) }
+    return { keys: [...this.room.keys], following: this.#standby.following, switches: this.#standby.switches, thumbnail, renditions, rejected: Object.fromEntries(this.#rejected), parts: { ...this.parts.counts } }
   }
 
   /**
@@ -406,6 +406,8 @@ export class RoomFollower {
     const abandon = new AbortController()
     this.#inFlight.set(record, abandon)
     const what = `${this.room.slug}/${rendition.info.name} seq ${seq} (${cid})`
+    // Its parts may be about to join into it here: then there is nothing to fetch (nor to take when offered).
+    await this.parts.joined(rendition.info.name, seq)
     const stored = await fetchSegment(record.announcement, what, { stopping: this.#stopping.signal, abandon: abandon.signal }, { ...this.#options, held: this.#held, log: this.#log })
       .finally(() => { this.#inFlight.delete(record) })
     if (this.#stopping.signal.aborted) return

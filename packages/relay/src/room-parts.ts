@@ -4,8 +4,13 @@
  * fetched like a segment's (pushed down the tree or by bitswap), checked against its announced size and
  * CID, and only then held and listed; one that fails is counted and never listed or served. Parts are
  * kept for the newest KEPT_SEGMENTS segments of each rendition, then let go (their segment stays).
+ *
+ * A segment's parts joined are its bytes: once all of them are held, the relay stores the joined block
+ * under its own CID, so the segment, announced next under that CID, is already here and is neither
+ * pushed nor fetched again (the tree would otherwise carry every byte twice).
  */
-import { roomPartsTopic, verifyPartEnvelope } from '@hivecast/shared'
+import { rawCid, roomPartsTopic, verifyPartEnvelope } from '@hivecast/shared'
+import { getBlock } from '@hivecast/shared/node'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { CID } from 'multiformats/cid'
 import type { Logger, PartAnnouncement, Room, SignedEnvelope } from '@hivecast/shared'
@@ -17,6 +22,8 @@ import { fetchVerified } from './segment-fetch.ts'
 
 /** Segments of a rendition whose parts are kept: the in-progress one and the three before it. */
 export const KEPT_SEGMENTS = 4
+/** How long a segment's fetch waits for its parts still on their way to join into it. */
+const JOIN_WAIT_MS = 2000
 
 export interface PartRecord {
   announcement: PartAnnouncement
@@ -47,8 +54,15 @@ export class RoomParts {
   readonly #renditions = new Map<string, Map<number, PartRecord[]>>()
   /** Per rendition, the longest part seen: the playlist's PART-TARGET. */
   readonly #target = new Map<string, number>()
-  /** Parts held, and parts whose block could not be had or did not match its announcement (never listed). */
-  readonly counts = { held: 0, failed: 0 }
+  /** Per `<rendition>/<seq>`, the segment block joined from its parts (held while the parts are kept). */
+  readonly #joined = new Map<string, string>()
+  /** Per `<rendition>/<seq>`, fetches waiting for the segment to be joined; woken with or without it. */
+  readonly #joinWaiters = new Map<string, Array<() => void>>()
+  /**
+   * Parts held; parts whose block could not be had or did not match its announcement (never listed);
+   * segments joined from their parts.
+   */
+  readonly counts = { held: 0, failed: 0, joined: 0 }
 
   constructor (node: P2PNode, room: Room, options: RoomPartsOptions) {
     this.#node = node
@@ -80,6 +94,31 @@ export class RoomParts {
     const held: PartRecord[] = []
     for (let i = 0; i < parts.length && parts[i]?.state === 'stored'; i++) held.push(parts[i]!)
     return held
+  }
+
+  /**
+   * Resolves once segment `seq` is joined from its parts, or at once when it cannot be: its first part
+   * is not known (this relay came in later), or one failed. Waits at most JOIN_WAIT_MS for parts still
+   * on their way.
+   */
+  async joined (rendition: string, seq: number): Promise<void> {
+    const key = `${rendition}/${seq}`
+    const parts = this.#renditions.get(rendition)?.get(seq)
+    if (this.#joined.has(key) || parts?.[0] === undefined || parts.some(p => p?.state === 'failed')) return
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(wake, JOIN_WAIT_MS)
+      function wake (): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#joinWaiters.set(key, [...this.#joinWaiters.get(key) ?? [], wake])
+    })
+  }
+
+  #wake (rendition: string, seq: number): void {
+    const key = `${rendition}/${seq}`
+    for (const wake of this.#joinWaiters.get(key) ?? []) wake()
+    this.#joinWaiters.delete(key)
   }
 
   readonly #validate: TopicValidatorFn = async (_peer, message) => {
@@ -128,8 +167,10 @@ export class RoomParts {
       record.state = 'stored'
       this.#options.held.hold([cid])
       this.counts.held++
+      await this.#join(rendition, seq).catch((err: Error) => { this.#options.log.warn(`${what}: joining its segment's parts failed: ${err.message}`) })
     } else {
       record.state = 'failed'
+      this.#wake(rendition, seq)
       if (!stored) {
         this.counts.failed++
         this.#options.reject('unusable-part', `${what} could not be had or did not match its CID`)
@@ -138,9 +179,35 @@ export class RoomParts {
     this.#options.onChange()
   }
 
+  /** Stores segment `seq` joined from its parts once all of them, up to the last, are held. */
+  async #join (rendition: string, seq: number): Promise<void> {
+    const key = `${rendition}/${seq}`
+    const parts = this.held(rendition, seq)
+    if (this.#joined.has(key) || parts.at(-1)?.announcement.last !== true) return
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#options.fetchTimeoutMs), this.#options.stopping])
+    const blocks = await Promise.all(parts.map(async p => await getBlock(this.#node, CID.parse(p.announcement.cid), { signal, offline: true })))
+    const bytes = new Uint8Array(blocks.reduce((n, b) => n + b.length, 0))
+    blocks.reduce((at, b) => { bytes.set(b, at); return at + b.length }, 0)
+    const cid = await rawCid(bytes)
+    // Dropped or joined meanwhile.
+    if (this.#joined.has(key) || this.#renditions.get(rendition)?.get(seq) === undefined) return
+    await this.#node.blockstore.put(cid, bytes)
+    this.#joined.set(key, cid.toString())
+    this.#options.held.hold([cid.toString()])
+    this.counts.joined++
+    this.#wake(rendition, seq)
+  }
+
   #drop (segments: Map<number, PartRecord[]>, seq: number, parts: readonly PartRecord[]): void {
     segments.delete(seq)
     const held = parts.flatMap(p => p?.state === 'stored' ? [p.announcement.cid] : [])
+    const rendition = parts.find(p => p !== undefined)?.announcement.rendition
+    if (rendition !== undefined) this.#wake(rendition, seq)
+    const joined = rendition === undefined ? undefined : this.#joined.get(`${rendition}/${seq}`)
+    if (joined !== undefined) {
+      this.#joined.delete(`${rendition}/${seq}`)
+      held.push(joined)
+    }
     if (held.length > 0) this.#options.held.release(held).catch(err => this.#options.log.warn(`room ${this.#room.slug}: letting parts go failed: ${(err as Error).message}`))
   }
 }

@@ -40,6 +40,8 @@ export interface RoomStatus {
   thumbnail: { cid: string, at: number } | null
   renditions: Record<string, RenditionStatus>
   rejected: Partial<Record<RejectReason, number>>
+  /** LL-HLS parts held and failed, and segments joined from their parts (so not fetched again). */
+  parts: { held: number, failed: number, joined: number }
 }
 
 /** A segment whose block this relay holds: what the disk quota chooses from. */
