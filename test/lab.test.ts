@@ -38,6 +38,7 @@ interface LabResult {
   stalls: number
   originUploadPerStreamByte: number
   glassToGlassP50Ms: number
+  originLagP50Ms: number
   turnOff: { stalls: number } | null
 }
 
@@ -64,6 +65,9 @@ test('the quick network lab: each home NATs as built, every NATed viewer plays o
   for (const field of ['peerShare', 'turnShare', 'stalls', 'originUploadPerStreamByte', 'glassToGlassP50Ms'] as const) {
     assert.ok(Number.isFinite(result[field]) && result[field] >= 0, `${field} measured: ${result[field]}`)
   }
+  // The origin's lag is the announcement minus the segment's end on the origin's own clock: only
+  // ever slightly negative (program date time rounding), never missing.
+  assert.ok(Number.isFinite(result.originLagP50Ms) && result.originLagP50Ms > -1000, `originLagP50Ms measured: ${result.originLagP50Ms}`)
   // Less than one copy of the stream cannot have left the origin if every viewer played.
   assert.ok(result.originUploadPerStreamByte >= 0.95, `origin upload per stream byte ${result.originUploadPerStreamByte}`)
   assert.ok(result.originUploadPerStreamByte <= ASSERTED.originUploadPerStreamByte, `the origin sent ${result.originUploadPerStreamByte.toFixed(2)} copies of the stream (at most ${ASSERTED.originUploadPerStreamByte}): see the counters in ${RESULTS_DIR}lab.log`)
@@ -71,5 +75,6 @@ test('the quick network lab: each home NATs as built, every NATed viewer plays o
   assert.ok(result.turnOff !== null && Number.isInteger(result.turnOff.stalls), 'the TURN-off stretch was watched')
   console.log(`scenario 1, scaled for --quick: origin upload per stream byte ${result.originUploadPerStreamByte.toFixed(2)} (goal <= ${SCENARIO.originUploadPerStreamByte}), ` +
     `peer share ${(result.peerShare * 100).toFixed(1)} % (goal >= ${SCENARIO.peerShare * 100} %), stalls ${result.stalls} (goal ${SCENARIO.stalls}); ` +
+    `glass-to-glass p50 ${result.glassToGlassP50Ms} ms, of which the origin's lag ${result.originLagP50Ms} ms; ` +
     `TURN off: ${result.turnOff.stalls} stalls (goal 0)`)
 })

@@ -15,17 +15,21 @@ interface RelayWindow {
 }
 
 export interface PublishLatencyResult {
+  /** Segments that reached every relay (fewer than asked when the deadline passed first). */
   segments: number
+  /** Segments asked for, and the seconds they had. */
+  asked: number
+  deadlineSeconds: number
   relays: number
   renditions: string
   /** Whether the origin and relays pushed segments down the tree (else relays fetched them by turns). */
   push: boolean
   /** Bytes the origin sent over libp2p per byte of the measured segments. */
   originUploadPerStreamByte: number
-  /** ffmpeg finished -> stored on every relay, ms. */
-  endToEnd: Summary
+  /** ffmpeg finished -> stored on every relay, ms; null when no segment reached every relay in time. */
+  endToEnd: Summary | null
   /** ffmpeg finished -> announced by the origin (read, hash, store, sign, publish), ms. */
-  originPublish: Summary
+  originPublish: Summary | null
 }
 
 async function json<T> (url: string): Promise<T> {
@@ -50,9 +54,10 @@ export async function measurePublishLatency (options: { segments: number, relays
     const upload0 = devnet.originUpload!.downstreamBytes
     const complete = (): string[] => [...finished.keys()].filter(key =>
       finished.get(key)!.finishedAt >= liveFrom && stored.get(key)?.filter(t => t !== undefined).length === options.relays)
-    const deadline = Date.now() + options.segments * 4000 + 30_000
-    while (complete().length < options.segments) {
-      if (Date.now() > deadline) throw new Error(`only ${complete().length} segments reached every relay in time`)
+    const deadlineSeconds = options.segments * 4 + 30
+    const deadline = Date.now() + deadlineSeconds * 1000
+    // A way of fetching that cannot keep up is a result too: reported with what did arrive.
+    while (complete().length < options.segments && Date.now() < deadline) {
       const origin = await json<OriginStatus>(`${devnet.origin.url}/status`)
       for (const s of origin.recent) finished.set(`${s.rendition}/${s.seq}`, s)
       for (const [index, relay] of devnet.relays.entries()) {
@@ -75,12 +80,14 @@ export async function measurePublishLatency (options: { segments: number, relays
     const keys = complete().sort((a, b) => finished.get(a)!.finishedAt - finished.get(b)!.finishedAt).slice(0, options.segments)
     return {
       segments: keys.length,
+      asked: options.segments,
+      deadlineSeconds,
       relays: options.relays,
       renditions: options.renditions,
       push,
       originUploadPerStreamByte: upload / streamBytes,
-      endToEnd: summarize(keys.map(key => Math.max(...stored.get(key)!) - finished.get(key)!.finishedAt)),
-      originPublish: summarize(keys.map(key => finished.get(key)!.publishedAt - finished.get(key)!.finishedAt))
+      endToEnd: keys.length === 0 ? null : summarize(keys.map(key => Math.max(...stored.get(key)!) - finished.get(key)!.finishedAt)),
+      originPublish: keys.length === 0 ? null : summarize(keys.map(key => finished.get(key)!.publishedAt - finished.get(key)!.finishedAt))
     }
   } finally {
     await devnet.stop()

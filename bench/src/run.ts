@@ -10,11 +10,13 @@ import { measureCaptionDelay } from './caption-delay.ts'
 import { measureGlassToGlass } from './glass-to-glass.ts'
 import { measureHttpThroughput } from './http-throughput.ts'
 import { measureListingLag } from './listing-lag.ts'
+import { measurePartLatency } from './part-latency.ts'
 import { measureLadderSpeed } from './ladder-speed.ts'
 import { measureOriginOffload } from './origin-offload.ts'
 import { measurePeerShare } from './peer-share.ts'
 import { measurePlayerStartup } from './player-startup.ts'
 import { measurePublishLatency } from './publish-latency.ts'
+import type { PublishLatencyResult } from './publish-latency.ts'
 import { DEFAULT_SIMULATION, simulatePush } from './push-simulation/push-simulation.ts'
 import { summarize } from '@hivecast/devnet'
 import type { Summary } from '@hivecast/devnet'
@@ -54,6 +56,8 @@ const simulatedSlow = await simulatePush({ ...DEFAULT_SIMULATION, relays: simRel
 const slowSettled = summarize(simulatedSlow.segments.slice(quick ? 0 : SLOW_SETTLE_SEGMENTS).map(s => s.lastRelayMs ?? Infinity))
 console.log('listing lag: 2 archiving relays, an interim recording every 5 s, a client polling their playlists…')
 const listing = await measureListingLag({ relays: 2, seconds: quick ? 15 : 90, recordingInterval: 5 })
+console.log('LL-HLS parts vs whole segments: origin cutting 0.333 s parts + 2 relays, a client on blocking reloads…')
+const partLatency = await measurePartLatency({ relays: 2, seconds: quick ? 10 : 60, partDuration: 0.333 })
 console.log('relay HTTP throughput vs nginx (wrk)…')
 const http = await measureHttpThroughput({ segments: 10, connections: 50, seconds: quick ? 2 : 8, rounds: quick ? 1 : 3 })
 console.log('glass-to-glass latency in Chromium…')
@@ -76,15 +80,19 @@ const embedBundle = bundles.find(b => b.page === 'embed.html')
 const p2pChunk = embedBundle === undefined ? undefined : await measureLazyChunk('peer-swarm', embedBundle)
 
 const ms = (s: Summary): string => `${s.p50.toFixed(0)} | ${s.p99.toFixed(0)} | ${s.min.toFixed(0)}–${s.max.toFixed(0)} | ${s.n}`
+/** A publish-latency row; one whose fetching could not keep up says how far it got. */
+const reached = (r: PublishLatencyResult): string => r.endToEnd === null || r.segments < r.asked
+  ? `did not keep up: ${r.segments} of ${r.asked} segments reached every relay within ${r.deadlineSeconds} s | – | – | ${r.segments}`
+  : ms(r.endToEnd)
 const num = (s: Summary): string => `${s.p50.toFixed(0)} | – | ${s.min.toFixed(0)}–${s.max.toFixed(0)} | ${s.n}`
 const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`
 const table = [
   '| benchmark | median | p99 | range | samples |',
   '|---|---|---|---|---|',
-  `| publish latency, ms: ffmpeg finished -> stored on every relay (${publish.relays} relays, ${publish.renditions}) | ${ms(publish.endToEnd)} |`,
-  `| of which origin, ms: ffmpeg finished -> announced | ${ms(publish.originPublish)} |`,
-  `| segment push, ms: ffmpeg finished -> stored on every relay (${pushed.relays} relays, ${pushed.renditions}, after warm-up) | ${ms(pushed.endToEnd)} |`,
-  `| the same, relays fetching by turns (--push-fanout 0) | ${ms(byTurns.endToEnd)} |`,
+  `| publish latency, ms: ffmpeg finished -> stored on every relay (${publish.relays} relays, ${publish.renditions}) | ${reached(publish)} |`,
+  ...(publish.originPublish === null ? [] : [`| of which origin, ms: ffmpeg finished -> announced | ${ms(publish.originPublish)} |`]),
+  `| segment push, ms: ffmpeg finished -> stored on every relay (${pushed.relays} relays, ${pushed.renditions}, after warm-up) | ${reached(pushed)} |`,
+  `| the same, relays fetching by turns (--push-fanout 0) | ${reached(byTurns)} |`,
   `| origin upload / stream bytes over libp2p, segment push (${pushed.relays} relays, no viewers) | ${pushed.originUploadPerStreamByte.toFixed(2)} | – | – | 1 |`,
   `| the same, relays fetching by turns | ${byTurns.originUploadPerStreamByte.toFixed(2)} | – | – | 1 |`,
   `| push simulation, ms: published -> held by the last of ${simulated.options.relays} relays (real relay code, modelled links ${DEFAULT_SIMULATION.delayMs.join('-')} ms, ${DEFAULT_SIMULATION.uploadMbps} Mbit/s, ${DEFAULT_SIMULATION.segmentBytes / 1024} KB segments; model bound ${simulated.boundMs.toFixed(0)} ms) | ${ms(simulated.lastRelayMs)} |`,
@@ -97,6 +105,8 @@ const table = [
   ...(listing.pinBlocks === undefined || listing.pinMs === undefined
     ? ['| interim recording pin | none finished in the run | – | – | 0 |']
     : [`| interim recording pin: blocks fetched per pin (only what is new) | ${num(listing.pinBlocks)} |`, `| interim recording pin, ms | ${ms(listing.pinMs)} |`]),
+  `| LL-HLS part, ms: its last frame (program date time) -> listed on every relay (${partLatency.relays} relays, 360p, ${partLatency.partDuration} s parts, ${partLatency.seconds} s) | ${ms(partLatency.partMs)} |`,
+  `| the same for whole 1 s segments, same run (origin's part share, ffmpeg's bytes read -> announced: ${partLatency.originPartMs === null ? 'none' : `p50 ${partLatency.originPartMs.p50} / p99 ${partLatency.originPartMs.p99} ms`}) | ${ms(partLatency.segmentMs)} |`,
   `| relay HTTP, requests/s (${http.segments} segments of ~${kb(http.meanSegmentBytes)}, ${http.connections} connections) | ${num(http.relay.requestsPerSecond)} |`,
   `| nginx HTTP, requests/s (same files, same wrk) | ${num(http.nginx.requestsPerSecond)} |`,
   `| relay / nginx throughput ratio | ${http.ratio.toFixed(2)} | – | – | ${http.rounds} |`,
@@ -117,7 +127,7 @@ const table = [
 ].join('\n')
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`
-const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, segmentPush: { pushed, byTurns }, pushSimulation: { simulated, simulatedKills, simulatedSlow }, listingLag: listing, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, captionDelay, peerShare, bundles, p2pChunk }
+const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, segmentPush: { pushed, byTurns }, pushSimulation: { simulated, simulatedKills, simulatedSlow }, listingLag: listing, partLatency, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, captionDelay, peerShare, bundles, p2pChunk }
 await mkdir(new URL('../results/', import.meta.url), { recursive: true })
 await writeFile(new URL('../results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
 await writeFile(new URL('../results/latest.md', import.meta.url), `# Hivecast benchmarks\n\n${results.date}, ${machine}${quick ? ', quick run (numbers not meaningful)' : ''}\n\n${table}\n`)

@@ -51,6 +51,8 @@ export interface LabResult {
   originUploadPerStreamByte: number
   glassToGlassP50Ms: number
   glassToGlassP90Ms: number
+  /** The origin's part of it: segment announced minus the program date time of its end, p50, ms. */
+  originLagP50Ms: number
   ladderKbit: number
   originUplinkMbit: number
   /** Viewers whose swarm was on, and the peers each had, at the end of the stretch. */
@@ -214,6 +216,7 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
     const directBytes = routes.reduce((n, r, i) => n + r.direct - routes0[i]!.direct, 0)
     if (latencies.length === 0) throw new Error('no viewer reported its latency behind live during the measured stretch')
     const latency = summarize(latencies)
+    const originLag = summarize(published.lagsBetween(startedAt, endedAt))
 
     let turnOff: LabResult['turnOff'] = null
     if (options.turnOffSeconds > 0) {
@@ -245,6 +248,7 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
       originUploadPerStreamByte: stream === 0 ? Number.NaN : origin / stream,
       glassToGlassP50Ms: latency.p50,
       glassToGlassP90Ms: latency.p90,
+      originLagP50Ms: originLag.p50,
       ladderKbit: Math.round(ladder / 1000),
       originUplinkMbit: Number(originUplinkMbit.toFixed(2)),
       swarm: { on: swarms.filter(s => s.p2p === 'on').length, peers: swarms.map(s => s.peers) },

@@ -61,16 +61,6 @@ function ticksBetween (earlier: number, later: number): number {
   return ((later - earlier) % TIMESTAMP_MODULO + TIMESTAMP_MODULO) % TIMESTAMP_MODULO
 }
 
-function joined (chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.length
-  }
-  return out
-}
-
 /** A TS packet that starts a PES of a video keyframe: ffmpeg sets the random access indicator on those. */
 function randomAccess (bytes: Uint8Array, at: number): boolean {
   const hasAdaptation = (bytes[at + 3]! & 0x20) !== 0
@@ -117,7 +107,7 @@ export class StreamSegmenter {
 
   async #read (chunk: Uint8Array): Promise<void> {
     const seenAt = Date.now()
-    const data = this.#carry.length === 0 ? chunk : joined([this.#carry, chunk])
+    const data = this.#carry.length === 0 ? chunk : Buffer.concat([this.#carry, chunk])
     let at = 0
     /** Media packets from here to `at` are still to be added to the segment. */
     let from = 0
@@ -224,7 +214,7 @@ export class StreamSegmenter {
     const duration = Math.max(0.001, Math.round(ticks / TICKS_PER_SECOND * 1000) / 1000)
     const lastPart = segment.cutter?.finish(duration)
     if (lastPart !== undefined) this.#options.onParts(segment.file, [lastPart], seenAt)
-    await writeFile(segment.file, joined(segment.chunks))
+    await writeFile(segment.file, Buffer.concat(segment.chunks))
     const pdt = this.#options.startedAt + Math.round(ticksBetween(this.#firstPts!, segment.start!.pts) / 90)
     this.#options.onSegment({ rendition: this.#options.rendition, file: segment.file, index: segment.index, duration, pdt, finishedAt: seenAt, last })
   }

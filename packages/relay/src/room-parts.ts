@@ -186,8 +186,7 @@ export class RoomParts {
     if (this.#joined.has(key) || parts.at(-1)?.announcement.last !== true) return
     const signal = AbortSignal.any([AbortSignal.timeout(this.#options.fetchTimeoutMs), this.#options.stopping])
     const blocks = await Promise.all(parts.map(async p => await getBlock(this.#node, CID.parse(p.announcement.cid), { signal, offline: true })))
-    const bytes = new Uint8Array(blocks.reduce((n, b) => n + b.length, 0))
-    blocks.reduce((at, b) => { bytes.set(b, at); return at + b.length }, 0)
+    const bytes = Buffer.concat(blocks)
     const cid = await rawCid(bytes)
     // Dropped or joined meanwhile.
     if (this.#joined.has(key) || this.#renditions.get(rendition)?.get(seq) === undefined) return
