@@ -310,8 +310,9 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
             segmentDuration,
             partDuration,
             video: presets[index]!.audioOnly !== true,
-            // The run's timestamps start at its offset: the program date time follows them.
-            startedAt: timestampOffset * 1000,
+            // The run's timestamps start at its offset: the program date time follows them, unless
+            // ffmpeg may wait for a sender for a long while first.
+            ...isListening(input) ? {} : { startedAt: timestampOffset * 1000 },
             log: log.child('segmenter').info,
             onParts: (file, cut, seenAt) => { parts.enqueue(name, file, cut, seenAt) },
             // A segment is announced after its last part.

@@ -10,6 +10,8 @@
  * Each segment is written to `<dir>/run<run>-<n>.ts` and handed on as a FinishedSegment, as if ffmpeg's
  * hls muxer had listed it; its parts (PartCutter) are handed on as their frames arrive, the last one
  * with the segment. The program date time is the run's start plus the media time since its first frame.
+ * The run's start is the timestamp offset the origin gave ffmpeg (the wall clock as it started it), or
+ * for an input that waits for a sender, the moment the first bytes come.
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -39,8 +41,11 @@ export interface StreamSegmenterOptions {
   partDuration: number
   /** The rendition has video, whose keyframes start segments; else its audio frames do. */
   video: boolean
-  /** The program date time of the run's first frame, ms since the epoch. */
-  startedAt: number
+  /**
+   * The program date time of the run's first frame, ms since the epoch. Absent: when its first bytes
+   * arrive (an input that waits for a sender starts whenever one comes).
+   */
+  startedAt?: number
   /** Parts of the segment that will be written to `file`; `seenAt`: when their closing bytes were read. */
   onParts: (file: string, parts: CutPart[], seenAt: number) => void
   onSegment: (segment: FinishedSegment) => void
@@ -79,6 +84,8 @@ export class StreamSegmenter {
   readonly #pmtPids = new Set<number>()
   #segment: OpenSegment | undefined
   #segments = 0
+  /** The program date time of the run's first frame, ms since the epoch. */
+  #startedAt: number | undefined
   /** PTS of the run's first timing PES: the run's media time starts there. */
   #firstPts: number | undefined
   /** DTS of the last timing PES and the gap before it: the length of a final segment's last frame. */
@@ -90,6 +97,7 @@ export class StreamSegmenter {
   constructor (options: StreamSegmenterOptions) {
     this.#options = options
     this.#segmentTicks = Math.round(options.segmentDuration * TICKS_PER_SECOND)
+    this.#startedAt = options.startedAt
   }
 
   /** Reads ffmpeg's stream to its end; the segment open at the end is the run's last. Never throws. */
@@ -107,6 +115,7 @@ export class StreamSegmenter {
 
   async #read (chunk: Uint8Array): Promise<void> {
     const seenAt = Date.now()
+    this.#startedAt ??= seenAt
     const data = this.#carry.length === 0 ? chunk : Buffer.concat([this.#carry, chunk])
     let at = 0
     /** Media packets from here to `at` are still to be added to the segment. */
@@ -215,7 +224,7 @@ export class StreamSegmenter {
     const lastPart = segment.cutter?.finish(duration)
     if (lastPart !== undefined) this.#options.onParts(segment.file, [lastPart], seenAt)
     await writeFile(segment.file, Buffer.concat(segment.chunks))
-    const pdt = this.#options.startedAt + Math.round(ticksBetween(this.#firstPts!, segment.start!.pts) / 90)
+    const pdt = this.#startedAt! + Math.round(ticksBetween(this.#firstPts!, segment.start!.pts) / 90)
     this.#options.onSegment({ rendition: this.#options.rendition, file: segment.file, index: segment.index, duration, pdt, finishedAt: seenAt, last })
   }
 }

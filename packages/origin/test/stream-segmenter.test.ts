@@ -26,7 +26,7 @@ async function scratchDir (t: TestContext): Promise<string> {
 }
 
 /** Cuts `stream` read in 1000-byte chunks; returns the segments with their bytes and parts. */
-async function cut (dir: string, stream: Uint8Array, video: boolean): Promise<Array<FinishedSegment & { bytes: Uint8Array, parts: CutPart[] }>> {
+async function cut (dir: string, stream: Uint8Array, video: boolean, startedAt?: number): Promise<Array<FinishedSegment & { bytes: Uint8Array, parts: CutPart[] }>> {
   const parts = new Map<string, CutPart[]>()
   const segments: FinishedSegment[] = []
   const segmenter = new StreamSegmenter({
@@ -36,7 +36,7 @@ async function cut (dir: string, stream: Uint8Array, video: boolean): Promise<Ar
     segmentDuration: 1,
     partDuration: 0.333,
     video,
-    startedAt: 1_000_000,
+    ...startedAt === undefined ? {} : { startedAt },
     onParts: (file, cutParts) => { parts.set(file, [...parts.get(file) ?? [], ...cutParts]) },
     onSegment: segment => segments.push(segment),
     log: line => { throw new Error(`unexpected log: ${line}`) }
@@ -59,7 +59,7 @@ test('a continuous MPEG-TS is cut at keyframes into 1 s segments that start with
     '-force_key_frames', 'expr:if(isnan(prev_forced_t),1,gte(t,prev_forced_t+1))', '-c:a', 'aac',
     '-output_ts_offset', '95442', '-flush_packets', '1', '-pes_payload_size', '0', '-f', 'mpegts', file])
   const stream = new Uint8Array(await readFile(file))
-  const segments = await cut(dir, stream, true)
+  const segments = await cut(dir, stream, true, 1_000_000)
   t.diagnostic(segments.map(s => `${s.index}: ${s.duration} s, ${s.bytes.length} B, ${s.parts.length} parts`).join('; '))
   assert.deepEqual(segments.map(s => s.index), [0, 1, 2, 3])
   assert.deepEqual(segments.map(s => s.duration).slice(0, 3), [1, 1, 1], 'whole seconds, across the timestamp wrap (95443.7 s)')
@@ -81,13 +81,16 @@ test('a continuous MPEG-TS is cut at keyframes into 1 s segments that start with
   assert.deepEqual(segments.slice(0, 3).map(s => s.parts.length), [3, 3, 3])
 })
 
-test('an audio-only stream (a PES per AAC frame, as the ladder writes it) is cut on audio frames, on the segment grid, each segment with a PAT and PMT', async t => {
+test('an audio-only stream (a PES per AAC frame, as the ladder writes it) is cut on audio frames, on the segment grid, each segment with a PAT and PMT; without a start, time starts with the bytes', async t => {
   const dir = await scratchDir(t)
   const file = join(dir, 'audio.ts')
   await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '5.5', '-c:a', 'aac',
     '-flush_packets', '1', '-pes_payload_size', '0', '-f', 'mpegts', file])
+  const before = Date.now()
+  // No start given (an input that waits for a sender): the program date time starts as the bytes come.
   const segments = await cut(dir, new Uint8Array(await readFile(file)), false)
   t.diagnostic(segments.map(s => `${s.duration} s`).join(', '))
+  assert.ok(segments[0]!.pdt! >= before && segments[0]!.pdt! <= Date.now(), 'the first program date time is when the bytes came')
   assert.equal(segments.length, 6)
   // AAC frames are 21.3 ms: every boundary is within one frame of its place on the grid.
   let end = 0
