@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PublishedTally, startDevnet, startSiteServer, startTurnServer, summarize } from '@hivecast/devnet'
 import { CHROMIUM_PATH, launchChromium } from '@hivecast/devnet/chromium'
-import { peerRouteBytes, playedBytesOf, playerCatchUps, playerLatencyMs, playerStalls, playerSwarm, watchPlayerPage } from '@hivecast/devnet/player-page'
+import { peerRouteBytes, playedBytesOf, playerBufferSeconds, playerCatchUps, playerLatencyMs, playerStalls, playerSwarm, watchPlayerPage } from '@hivecast/devnet/player-page'
 import type { Devnet, SiteServer, TurnServer } from '@hivecast/devnet'
 import type { Browser, Page } from 'playwright-core'
 import { addHome } from './home-network.ts'
@@ -200,7 +200,12 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
     while (Date.now() < startedAt + options.seconds * 1000) {
       await sleep(Math.min(SAMPLE_MS, startedAt + options.seconds * 1000 - Date.now()))
       await published.sample()
-      for (const latency of await Promise.all(viewers.pages.map(playerLatencyMs))) if (latency !== null) latencies.push(latency)
+      const behind = await Promise.all(viewers.pages.map(playerLatencyMs))
+      for (const latency of behind) if (latency !== null) latencies.push(latency)
+      // Per viewer, to tell a latency that grows (a viewer falling behind) from one that stays.
+      const buffered = await Promise.all(viewers.pages.map(playerBufferSeconds))
+      const seconds = (values: Array<number | null>, scale = 1): string => values.map(v => v === null ? '-' : (v / scale).toFixed(1)).join(' ')
+      log(`behind live per viewer (s): ${seconds(behind, 1000)}; buffered (s): ${seconds(buffered)}`)
     }
     const endedAt = Date.now()
     const origin = await sentBytes(originHost.ns, originHost.link) - origin0

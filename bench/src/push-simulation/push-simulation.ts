@@ -43,6 +43,13 @@ export interface SimulationOptions {
   /** Each relay's upload and download, Mbit/s. */
   uploadMbps: number
   downloadMbps: number
+  /** The origin's upload, Mbit/s, when it differs from the relays'. */
+  originUploadMbps?: number
+  /**
+   * Other traffic (HTTP, gossip, answers to late relays) holding the origin's uplink this long just
+   * before each segment is offered, ms: the offer starts that much later, as on a full uplink.
+   */
+  originBusyMs?: number
   /** Relays whose uplink is slow, and their upload, Mbit/s. */
   slowRelays: number
   slowUploadMbps: number
@@ -106,6 +113,9 @@ export interface SimulationResult {
   boundMs: number
 }
 
+/** Where the origin's other traffic goes (`originBusyMs`): a node outside the tree. */
+const OTHER_TRAFFIC = 'other-traffic'
+
 /** A seeded PRNG (mulberry32): the same run from the same seed. */
 function random (seed: number): () => number {
   let a = seed >>> 0
@@ -150,11 +160,12 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
   const slow = new Set(relays.slice(0, options.slowRelays))
   const links = new LinkScheduler({
     delayMs: (a, b) => between(options.delayMs, unit(a, b)),
-    uploadBytesPerSecond: node => (slow.has(node) ? options.slowUploadMbps : options.uploadMbps) * 1e6 / 8,
+    uploadBytesPerSecond: node => (node === origin ? options.originUploadMbps ?? options.uploadMbps : slow.has(node) ? options.slowUploadMbps : options.uploadMbps) * 1e6 / 8,
     downloadBytesPerSecond: () => options.downloadMbps * 1e6 / 8,
     detectMs: (observer, dead) => between(options.detectMs, unit(observer + 'detect', dead))
   })
   const net = new SimulatedNetwork(links, origin)
+  const originAddress = simAddress(origin)
   const log = logger('push-simulation', { level: 'warn' })
   const fetchers = new Map<string, { fetch: BlockFetcher, stop: AbortController }>()
   // The directory: the relays whose last record said they are leaves. Each relay publishes every
@@ -170,7 +181,12 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
     publishing.push(setTimeout(() => { publishing.push(setInterval(publish, DIRECTORY_INTERVAL_MS)) }, rand() * DIRECTORY_INTERVAL_MS))
     // As relay.ts builds them: every relay on the origin with a live directory record is in the tree
     // (all of them here: a killed one's record outlives the run), providers are the connected ones.
-    const fetch = createBlockFetcher(network, () => ({ providers: others().map(simAddress), originLinked: relays, leaves: pushes.leaf() ? new Set([...leaves, self]) : leaves }), pushes)
+    const fetch = createBlockFetcher(network, () => ({
+      providers: others().map(simAddress),
+      originLinked: relays,
+      leaves: pushes.leaf() ? new Set([...leaves, self]) : leaves,
+      origins: links.connected(self, origin) ? [originAddress] : []
+    }), pushes)
     fetchers.set(self, { fetch, stop: new AbortController() })
   }
   const pusher = new SegmentPusher(net.originNetwork(() => relays.filter(r => links.connected(origin, r))), { fanout: 1, log: log.debug })
@@ -184,6 +200,7 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
     const at = Date.now()
     net.publish(cid, bytes)
     published.push({ cid, at })
+    if ((options.originBusyMs ?? 0) > 0) void links.send(origin, OTHER_TRAFFIC, options.originBusyMs! / 1000 * links.model.uploadBytesPerSecond(origin)).catch(() => {})
     pusher.offer(cid, bytes)
     for (const [relay, { fetch, stop }] of fetchers) {
       const gossip = between(options.gossipMs, rand())

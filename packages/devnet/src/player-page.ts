@@ -112,6 +112,12 @@ export async function playerLatencyMs (page: Page): Promise<number | null> {
   return typeof ms === 'number' ? ms : null
 }
 
+/** The player's `bufferSeconds`: seconds buffered ahead of the playhead; null before there is a player. */
+export async function playerBufferSeconds (page: Page): Promise<number | null> {
+  const seconds = await playerStat(page, 'bufferSeconds')
+  return typeof seconds === 'number' ? seconds : null
+}
+
 /** Times the player played faster to get its viewer back near the live edge. */
 export async function playerCatchUps (page: Page): Promise<number> {
   const times = await playerStat(page, 'catchUps')

@@ -2,13 +2,15 @@
  * How the relay fetches a segment's block. Relays linked to the origin form a tree per CID (the
  * segment push, see `segment-pushes.ts`): the origin offers the block to the first relay of the CID's
  * order, and each relay to the ones below it, so the origin sends each segment about once. A relay in
- * the tree first waits for its parent's offer; without one (a parent gone, an older origin), it falls
- * back to taking turns over bitswap: the first in the order asks everyone at once (the origin
- * included), each other one asks only its relay peers, and goes to everyone only if none of them has
- * the block within a few seconds. A pushed block ends the fetch whenever it arrives.
+ * the tree first waits for its parent's offer (a first hop, for as long as the origin itself keeps
+ * its offer open); without one (a parent gone, an older origin), it falls back to taking turns over
+ * bitswap: the first in the order asks the origin, each other one asks only its relay peers, and
+ * asks the origin only if none of them has the block within a few seconds. The origin is asked alone
+ * (a want to everyone has every holder send the block). A pushed block ends the fetch whenever it
+ * arrives.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { livePushDepth, livePushParent, pushOrder } from '@hivecast/shared/node'
+import { PUSH_TIMEOUT_MS, livePushDepth, livePushParent, pushOrder } from '@hivecast/shared/node'
 import { pushNetwork } from './push-network.ts'
 import type { PushNetwork } from './push-network.ts'
 import type { P2PNode } from '@hivecast/shared/node'
@@ -38,6 +40,19 @@ const PEERS_PER_TRY = 3
 const PEERS_BUDGET_MS = 2_500
 /** How long one bitswap want may go unanswered before it is asked again. */
 const WANT_RETRY_MS = 2_000
+/**
+ * The same for a want to the origin alone: it is renewed only once the origin would have given up on
+ * its own offer. A want renewed sooner on a full uplink had the origin queue the block again behind
+ * the copy still on its way (the lab's capped origin sent up to 2.7 copies, most of them bitswap).
+ */
+const ORIGIN_WANT_RETRY_MS = PUSH_TIMEOUT_MS
+/**
+ * How long a first-hop relay waits for the origin's offer while the origin is pushing (an offer came
+ * within ORIGIN_PUSHING_MS): the origin offers the block elsewhere once its offer is PUSH_TIMEOUT_MS
+ * old, so a relay that asks sooner only makes a full uplink send the block twice.
+ */
+const ORIGIN_OFFER_WAIT_MS = PUSH_TIMEOUT_MS
+const ORIGIN_PUSHING_MS = 30_000
 /**
  * How long a relay waits for its parent's offer per hop between it and the origin, at least: a parent
  * offers a block once it holds it, so a relay two hops down waits twice as long. An offer only has to
@@ -69,6 +84,11 @@ export interface RelayPeers {
   originLinked: string[]
   /** Those of them that pass no blocks on (leaves of the push tree), this one included when it is. */
   leaves: ReadonlySet<string>
+  /**
+   * The rooms' origins this relay is connected to, dialable with /p2p/: the last resort is a want to
+   * them alone (without any, a want to everyone connected).
+   */
+  origins: Multiaddr[]
 }
 
 /** Waits `ms`, or less when `signal` aborts (never throws: the caller checks the signal). */
@@ -77,7 +97,7 @@ async function wait (ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** This relay's turn for `cid` among the origin-linked relays: 0 goes to the origin first. */
-export function rank (cid: string, self: string, { originLinked, leaves }: Omit<RelayPeers, 'providers'>): number {
+export function rank (cid: string, self: string, { originLinked, leaves }: Pick<RelayPeers, 'originLinked' | 'leaves'>): number {
   if (!originLinked.includes(self)) return 0
   return pushOrder(cid, originLinked, leaves).indexOf(self)
 }
@@ -132,11 +152,15 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
       }
     }
     // A want can get lost in the races between sessions ending and wants starting (seen under load):
-    // ask afresh every few seconds rather than wait on one want until the budget is gone.
+    // ask afresh every few seconds rather than wait on one want until the budget is gone. The origin
+    // is asked alone: a want to everyone has every holder send the block at once.
     const started = Date.now()
     for (;;) {
+      const { origins } = relayPeers()
+      const toOrigin = origins.length > 0
       try {
-        const bytes = await net.getBlock(cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(WANT_RETRY_MS)]) })
+        const timeout = AbortSignal.timeout(toOrigin ? ORIGIN_WANT_RETRY_MS : WANT_RETRY_MS)
+        const bytes = await net.getBlock(cid, { signal: AbortSignal.any([signal, timeout]), ...toOrigin ? { providers: origins } : {} })
         if (turn === 0) firstTurnMs += SLOT_WEIGHT * (Date.now() - started - firstTurnMs)
         return bytes
       } catch (err) {
@@ -181,7 +205,9 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
    */
   const fromTree = async (cid: CID, push: PushWait, order: readonly string[], turn: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
     const live = (relay: string): boolean => relay === self || net.connected(relay)
-    const deadline = Date.now() + livePushDepth(order, turn, live) * hopWaitMs()
+    // A first hop of an origin that pushes, before any offer of this block came (a declined one does not come again).
+    const firstHop = livePushParent(order, turn, live) === undefined && pushes?.offeredWithin(ORIGIN_PUSHING_MS) === true && pushes.firstOfferAt(cid) === undefined
+    const deadline = Date.now() + Math.max(livePushDepth(order, turn, live) * hopWaitMs(), firstHop ? ORIGIN_OFFER_WAIT_MS : 0)
     for (;;) {
       const parent = livePushParent(order, turn, live)
       const stop = new AbortController()

@@ -30,7 +30,7 @@ import type { DirectoryEntry } from './directory.ts'
 import type { RelayStatus } from './relay-status.ts'
 import type { Health } from './gateway.ts'
 import type { P2PNode } from '@hivecast/shared/node'
-import type { IdentifyResult } from '@libp2p/interface'
+import type { Connection, IdentifyResult } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 
@@ -143,6 +143,11 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     onLeaf: () => { void directory.republish() },
     log: log.child('segment-push')
   })
+  const roomKeys = new Set([...keys, ...roomOptions(options).flatMap(room => room.keys ?? [])])
+  const dialBack = (connection: Connection): Multiaddr => {
+    const address = connection.remoteAddr
+    return address.getComponents().some(c => c.name === 'p2p') ? address : address.encapsulate(`/p2p/${connection.remotePeer.toString()}`)
+  }
   const fetchBlock = countReceived(createBlockFetcher(node, () => {
     const providers: Multiaddr[] = []
     const linked = originLinked() ? [identity.id] : []
@@ -154,11 +159,10 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
       if (record.origin === true && proved(record.peerId)) linked.push(record.peerId)
       if (record.forwards === false) leaves.add(record.peerId)
       const connection = node.libp2p.getConnections().find(c => c.remotePeer.toString() === record.peerId)
-      if (connection === undefined) continue
-      const address = connection.remoteAddr
-      providers.push(address.getComponents().some(c => c.name === 'p2p') ? address : address.encapsulate(`/p2p/${record.peerId}`))
+      if (connection !== undefined) providers.push(dialBack(connection))
     }
-    return { providers, originLinked: linked, leaves }
+    const origins = node.libp2p.getConnections().filter(c => roomKeys.has(c.remotePeer.toString())).map(dialBack)
+    return { providers, originLinked: linked, leaves, origins }
   }, pushes))
 
   const multiaddrs = (): string[] => node.libp2p.getMultiaddrs().map(String)

@@ -104,6 +104,8 @@ export class SegmentPushes {
   readonly #banned = new Map<string, number>()
   /** When the first offer for each recent CID came, taken or not: how late offers are (`firstOfferAt`). */
   readonly #firstOffers = new Map<string, number>()
+  /** When the newest offer came, from anyone. */
+  #lastOfferAt = -Infinity
   #forwarding = 0
   /** Whether each of the last RECENT_PUSHES pushes was slow, and until when this relay is a leaf. */
   #recent: boolean[] = []
@@ -237,8 +239,14 @@ export class SegmentPushes {
     return this.#firstOffers.get(cid.toString())
   }
 
+  /** Whether any offer came within the last `ms`: the tree above this relay is pushing. */
+  offeredWithin (ms: number): boolean {
+    return Date.now() - this.#lastOfferAt < ms
+  }
+
   async #decide (offer: PushOffer, sender: string): Promise<PushReceiver | undefined> {
     const key = offer.cid.toString()
+    this.#lastOfferAt = Date.now()
     if (!this.#firstOffers.has(key)) {
       this.#firstOffers.set(key, Date.now())
       // Oldest first: a map iterates in insertion order.
