@@ -11,8 +11,12 @@
  * printed beside the figures. What is asserted is looser, with room for the spread between runs on
  * this 2-core machine, but it fails on the saturated origin the lab found (docs/architecture.md, "The
  * loop, found"): before relays learnt to wait for late offers the origin sent 2.37-2.71 copies of the
- * stream and viewers shared 0-4.3 %; after it, 1.14-1.61 copies and 24.6-47 % in six runs. Stalls
- * (0-24 a run) are printed, not asserted, until the viewers' delivery is mended.
+ * stream and viewers shared 0-4.3 %; after it, 1.14-1.61 copies and 24.6-47 % in six runs, until a
+ * CI run reached 2.69 again; since first hops wait for the origin's offer (docs/architecture.md, "The
+ * same loop, once more"), 1.15-1.22 and 45-50 % in three. Stalls are printed, not asserted. After the
+ * measured stretch the origin's uplink is squeezed to 1.2x for 15 s (gaps the relays listed printed,
+ * goal 0) and the link of the relay most viewers watch from is cut: every viewer must still receive
+ * segments in the second half of the cut.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -40,6 +44,8 @@ interface LabResult {
   glassToGlassP50Ms: number
   originLagP50Ms: number
   turnOff: { stalls: number } | null
+  squeeze: { gaps: number, behindAfter: number, stalls: number } | null
+  linkCut: { relay: string, viewersOnIt: number, stalls: number, receiving: number } | null
 }
 
 test('the quick network lab: each home NATs as built, every NATed viewer plays over https by lab hostnames, and every figure is measured', { skip: process.getuid?.() !== 0 ? 'the network lab needs root' : false, timeout: 300_000 }, async () => {
@@ -73,8 +79,14 @@ test('the quick network lab: each home NATs as built, every NATed viewer plays o
   assert.ok(result.originUploadPerStreamByte <= ASSERTED.originUploadPerStreamByte, `the origin sent ${result.originUploadPerStreamByte.toFixed(2)} copies of the stream (at most ${ASSERTED.originUploadPerStreamByte}): see the counters in ${RESULTS_DIR}lab.log`)
   assert.ok(result.peerShare >= ASSERTED.peerShare, `viewers got ${(result.peerShare * 100).toFixed(1)} % from each other (at least ${ASSERTED.peerShare * 100} %)`)
   assert.ok(result.turnOff !== null && Number.isInteger(result.turnOff.stalls), 'the TURN-off stretch was watched')
+  const { squeeze, linkCut } = result
+  assert.ok(squeeze !== null && [squeeze.gaps, squeeze.behindAfter, squeeze.stalls].every(Number.isInteger), 'the squeeze was run and every relay\'s gaps counted')
+  assert.ok(linkCut !== null && Number.isInteger(linkCut.stalls), 'the link cut was watched')
+  // Its viewers moved on: a player gives a relay 4 s per attempt, and the second half of the cut is longer.
+  assert.equal(linkCut.receiving, result.natViewers, `every viewer still received segments after ${linkCut.relay}'s link was cut: ${last}`)
   console.log(`scenario 1, scaled for --quick: origin upload per stream byte ${result.originUploadPerStreamByte.toFixed(2)} (goal <= ${SCENARIO.originUploadPerStreamByte}), ` +
     `peer share ${(result.peerShare * 100).toFixed(1)} % (goal >= ${SCENARIO.peerShare * 100} %), stalls ${result.stalls} (goal ${SCENARIO.stalls}); ` +
     `glass-to-glass p50 ${result.glassToGlassP50Ms} ms, of which the origin's lag ${result.originLagP50Ms} ms; ` +
-    `TURN off: ${result.turnOff.stalls} stalls (goal 0)`)
+    `TURN off: ${result.turnOff.stalls} stalls (goal 0); origin squeezed: ${squeeze.gaps} gaps over the relays (goal 0), ${squeeze.stalls} stalls; ` +
+    `${linkCut.relay} cut with ${linkCut.viewersOnIt} viewers on it: ${linkCut.stalls} stalls (goal 0)`)
 })

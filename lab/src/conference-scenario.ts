@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PublishedTally, startDevnet, startSiteServer, startTurnServer, summarize } from '@hivecast/devnet'
 import { CHROMIUM_PATH, launchChromium } from '@hivecast/devnet/chromium'
-import { peerRouteBytes, playedBytesOf, playerBufferSeconds, playerCatchUps, playerLatencyMs, playerStalls, playerSwarm, watchPlayerPage } from '@hivecast/devnet/player-page'
+import { peerRouteBytes, playedBytes, playedBytesOf, playerBufferSeconds, playerCatchUps, playerLatencyMs, playerStalls, playerSwarm, watchPlayerPage } from '@hivecast/devnet/player-page'
 import type { Devnet, SiteServer, TurnServer } from '@hivecast/devnet'
 import type { Browser, Page } from 'playwright-core'
 import { addHome } from './home-network.ts'
@@ -19,7 +19,7 @@ import { makeLabCertificate, trustLabCa } from './lab-ca.ts'
 import type { LabOptions } from './lab-options.ts'
 import { capEgress, capLink, sentBytes } from './link-shaper.ts'
 import { probeNat } from './nat-probe.ts'
-import { addInternet, addPublicHost, CONTROL_ADDRESS, inNamespace, INTERNET_NS } from './namespaces.ts'
+import { addInternet, addPublicHost, CONTROL_ADDRESS, inNamespace, INTERNET_NS, sh } from './namespaces.ts'
 import type { PublicHost } from './namespaces.ts'
 
 const RELAYS = 4
@@ -29,6 +29,11 @@ const RELAY_HTTPS_PORT = 8443
 const TURN_PORT = 3478
 const DOMAIN = 'hivecast.test'
 const SAMPLE_MS = 5_000
+/**
+ * After the squeeze, how long relays get to catch up before their gaps are counted: a relay gives a
+ * segment up 10 s after its announcement (its fetch budget), so any gap of the squeeze is counted by then.
+ */
+const SQUEEZE_RECOVERY_MS = 12_000
 
 export interface LabResult {
   quick: boolean
@@ -60,6 +65,44 @@ export interface LabResult {
   slowRelayMbit: number
   /** With the TURN server stopped: how long it was watched, and the stalls meanwhile (null: not run). */
   turnOff: { seconds: number, stalls: number, peerShare: number } | null
+  /**
+   * The origin's uplink squeezed to `factor` x the ladder, then given back: segments the relays listed
+   * as gaps meanwhile and in the recovery after it, the most any relay was behind at the end, and stalls.
+   */
+  squeeze: { seconds: number, factor: number, gaps: number, behindAfter: number, stalls: number } | null
+  /**
+   * The link of the relay most viewers watched from, cut: the viewers it had, the stalls while it was
+   * down, and the viewers that still received segments in the stretch's second half.
+   */
+  linkCut: { seconds: number, relay: string, viewersOnIt: number, stalls: number, receiving: number } | null
+}
+
+/** A relay's /status, the parts the lab reads: per room its renditions' gaps and lag, and its own viewers. */
+interface RelayRoomsStatus {
+  rooms: Record<string, { renditions: Record<string, { gaps: number, behind: number }>, viewers: { local: number } }>
+}
+
+async function relayStatus (url: string): Promise<RelayRoomsStatus | undefined> {
+  return await fetch(`${url}/status`, { signal: AbortSignal.timeout(5_000) }).then(async r => await r.json() as RelayRoomsStatus).catch(() => undefined)
+}
+
+/** Gaps listed and segments behind, over every relay that answers, in `room`. */
+async function relayLag (devnet: Devnet): Promise<{ gaps: number, behind: number }> {
+  let gaps = 0
+  let behind = 0
+  for (const relay of devnet.relays) {
+    const renditions = Object.values((await relayStatus(relay.url))?.rooms[devnet.room]?.renditions ?? {})
+    for (const r of renditions) {
+      gaps += r.gaps
+      behind = Math.max(behind, r.behind)
+    }
+  }
+  return { gaps, behind }
+}
+
+/** Stalls of all viewers since `before` (each viewer's `playerStalls` then). */
+async function stallsSince (pages: Page[], before: Array<{ count: number }>): Promise<number> {
+  return (await Promise.all(pages.map(playerStalls))).reduce((n, s, i) => n + s.count - before[i]!.count, 0)
 }
 
 interface Viewers {
@@ -239,6 +282,46 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
         peerShare: offBytes.all === offBytes0.all ? 0 : (offBytes.peers - offBytes0.peers) / (offBytes.all - offBytes0.all)
       }
     }
+
+    let squeeze: LabResult['squeeze'] = null
+    if (options.squeezeSeconds > 0) {
+      log(`squeezing the origin's uplink to ${options.squeezeFactor}x the ladder for ${options.squeezeSeconds} s`)
+      const before = await Promise.all(viewers.pages.map(playerStalls))
+      const lag0 = await relayLag(net)
+      await capEgress(originHost.ns, originHost.link, ladder * options.squeezeFactor / 1e6)
+      await sleep(options.squeezeSeconds * 1000)
+      await capEgress(originHost.ns, originHost.link, originUplinkMbit)
+      log(`uplink given back; ${SQUEEZE_RECOVERY_MS / 1000} s for the relays to catch up`)
+      await sleep(SQUEEZE_RECOVERY_MS)
+      const lag = await relayLag(net)
+      squeeze = { seconds: options.squeezeSeconds, factor: options.squeezeFactor, gaps: lag.gaps - lag0.gaps, behindAfter: lag.behind, stalls: await stallsSince(viewers.pages, before) }
+      log(`squeeze: ${JSON.stringify(squeeze)}`)
+    }
+
+    let linkCut: LabResult['linkCut'] = null
+    if (options.linkCutSeconds > 0) {
+      // The relay with the most viewers here, of the fast ones: cutting the slow one would test little.
+      const watching = await Promise.all(net.relays.map(async relay => (await relayStatus(relay.url))?.rooms[net.room]?.viewers.local ?? 0))
+      const fast = relayHosts.map((_, i) => i).filter(i => relayHosts[i] !== slow || options.slowRelayMbit === 0)
+      const cut = fast.reduce((best, i) => watching[i]! > watching[best]! ? i : best, fast[0]!)
+      const host = relayHosts[cut]!
+      log(`cutting relay-${cut + 1}'s link (${watching[cut]} viewers on it); watching ${options.linkCutSeconds} s`)
+      const before = await Promise.all(viewers.pages.map(playerStalls))
+      await sh('ip', ['-n', host.ns, 'link', 'set', host.link, 'down'])
+      await sleep(options.linkCutSeconds * 500)
+      const half = await Promise.all(viewers.pages.map(playedBytes))
+      await sleep(options.linkCutSeconds * 500)
+      const end = await Promise.all(viewers.pages.map(playedBytes))
+      linkCut = {
+        seconds: options.linkCutSeconds,
+        relay: `relay-${cut + 1}`,
+        viewersOnIt: watching[cut]!,
+        stalls: await stallsSince(viewers.pages, before),
+        receiving: end.filter((bytes, i) => bytes.all > half[i]!.all).length
+      }
+      log(`link cut: ${JSON.stringify(linkCut)}`)
+    }
+
     return {
       quick: options.quick,
       natViewers: viewers.pages.length,
@@ -258,7 +341,9 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
       originUplinkMbit: Number(originUplinkMbit.toFixed(2)),
       swarm: { on: swarms.filter(s => s.p2p === 'on').length, peers: swarms.map(s => s.peers) },
       slowRelayMbit: options.slowRelayMbit,
-      turnOff
+      turnOff,
+      squeeze,
+      linkCut
     }
   } finally {
     await Promise.all(viewers.browsers.map(async b => { await b.close().catch(() => {}) }))

@@ -17,6 +17,11 @@ export interface LabOptions {
   renditions: string
   /** After the measurement, stop the TURN server and watch the viewers for this many seconds (0: skip). */
   turnOffSeconds: number
+  /** Then squeeze the origin's uplink to `squeezeFactor` x the ladder for this many seconds (0: skip). */
+  squeezeSeconds: number
+  squeezeFactor: number
+  /** Then cut the link of the relay most viewers watch from and watch this many seconds (0: skip). */
+  linkCutSeconds: number
   /** The slow relay's link, both ways, Mbit/s (0: no relay is slow). */
   slowRelayMbit: number
   /** The origin's uplink over the ladder's declared bitrate. */
@@ -39,6 +44,9 @@ export const LAB_OPTION_TABLE: readonly OptionSpec[] = [
   { flag: 'warmup', value: '<s>', full: 30, quick: 10, help: 'seconds of playback before measuring, so viewers find each other' },
   { flag: 'renditions', value: '<list>', full: '240p', quick: '240p', help: 'the origin\'s renditions' },
   { flag: 'turn-off-seconds', value: '<s>', full: 60, quick: 20, help: 'then stop the TURN server and watch this long for stalls (0 skips it)' },
+  { flag: 'squeeze-seconds', value: '<s>', full: 30, quick: 15, help: 'then squeeze the origin\'s uplink to --squeeze-factor x the ladder this long, give it back, and check that every relay got every segment (0 skips it)' },
+  { flag: 'squeeze-factor', value: '<x>', full: 1.2, quick: 1.2, help: 'the origin\'s uplink over the ladder\'s bitrate while squeezed' },
+  { flag: 'link-cut-seconds', value: '<s>', full: 30, quick: 15, help: 'then cut the link of the relay most viewers watch from (ip link set down) and watch this long for stalls (0 skips it)' },
   { flag: 'slow-relay-mbit', value: '<Mbit/s>', full: 2, quick: 2, help: 'relay-4\'s link both ways (0: no relay is slow)' },
   { flag: 'origin-uplink-factor', value: '<x>', full: 2.5, quick: 2.5, help: 'the origin\'s uplink over the ladder\'s declared bitrate' },
   { flag: 'help', help: 'show this help' }
@@ -55,7 +63,9 @@ Builds a network of Linux network namespaces (all named hvlab-, addresses in 198
 internet bridge; public hosts for the origin (test pattern), 4 relays (https with a CA made for the run;
 relay-4's link is slow) and coturn (STUN/TURN with a shared secret); two homes behind NAT routers
 (home-1 endpoint-independent, home-2 symmetric), 20 Mbit/s down and 5 Mbit/s up, each with a Chromium
-whose viewers watch the site. The origin's uplink is capped at 2.5x the ladder's bitrate. Prints
+whose viewers watch the site. The origin's uplink is capped at 2.5x the ladder's bitrate. After the
+measured stretch: the TURN server is stopped, the origin's uplink squeezed and given back, and the link
+of the relay most viewers watch from cut, each watched for stalls. Prints
 'lab: {json}' last (natViewers, peerShare, turnShare, stalls, originUploadPerStreamByte,
 glassToGlassP50Ms, ...); the full run also writes lab/results/latest.json. Whatever a crashed run left
 (namespaces, links) is removed at the start.
@@ -94,6 +104,9 @@ export function parseLabOptions (argv: string[]): LabOptions {
     warmup: count('warmup', 0),
     renditions: pick('renditions'),
     turnOffSeconds: count('turn-off-seconds', 0),
+    squeezeSeconds: count('squeeze-seconds', 0),
+    squeezeFactor: positive('squeeze-factor'),
+    linkCutSeconds: count('link-cut-seconds', 0),
     slowRelayMbit: positive('slow-relay-mbit'),
     originUplinkFactor: positive('origin-uplink-factor'),
     help: values.help === true

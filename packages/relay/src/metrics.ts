@@ -150,6 +150,16 @@ export function createMetrics (source: MetricsSource): Registry {
       }
     }
   })
+  new Counter({
+    name: 'hivecast_relay_segment_gaps_total',
+    help: 'Announced segments whose blocks could not be had, listed as gaps, by room and rendition',
+    labelNames: ['room', 'rendition'],
+    registers,
+    collect () {
+      mirror(this, Object.entries(source.status().rooms).flatMap(([room, r]) =>
+        Object.entries(r.renditions).map(([rendition, s]): [Record<string, string>, number] => [{ room, rendition }, s.gaps])))
+    }
+  })
   new Gauge({
     name: 'hivecast_relay_segments_behind',
     help: 'Announced segments newer than the newest stored one: lag behind the live edge, in segments',

@@ -71,6 +71,8 @@ interface Rendition {
   info: RenditionInfo
   /** The rendition's segments, one record each: the newest listed, older ones kept until swept. */
   window: LiveWindow<SegmentRecord>
+  /** Announced segments whose blocks could not be had: listed as gaps. */
+  gaps: number
 }
 
 /** Sweep at least this often; a shorter retention sweeps as often as it expires. */
@@ -210,7 +212,7 @@ export class RoomFollower {
 
   status (): RoomStatus {
     const renditions: Record<string, RenditionStatus> = {}
-    for (const [name, { window }] of this.#renditions) {
+    for (const [name, { window, gaps }] of this.#renditions) {
       const latest = window.latest()
       let held = 0
       let newestStored = -1
@@ -226,7 +228,8 @@ export class RoomFollower {
         listed: window.playlist().entries.length,
         storedAt: latest?.storedAt ?? null,
         held,
-        behind: seqs.filter(seq => seq > newestStored).length
+        behind: seqs.filter(seq => seq > newestStored).length,
+        gaps
       }
     }
     const current = this.#thumbnail.current()
@@ -380,7 +383,7 @@ export class RoomFollower {
     if (floor !== undefined && signed.seq <= floor) return false
     let rendition = this.#renditions.get(signed.rendition.name)
     if (rendition === undefined) {
-      rendition = { info: signed.rendition, window: new LiveWindow<SegmentRecord>(this.#options.playlistLength, { keepSlidOut: true }) }
+      rendition = { info: signed.rendition, window: new LiveWindow<SegmentRecord>(this.#options.playlistLength, { keepSlidOut: true }), gaps: 0 }
       this.#renditions.set(signed.rendition.name, rendition)
     }
     const before = rendition.window.get(signed.seq - 1)
@@ -415,6 +418,7 @@ export class RoomFollower {
       record.storedAt = Date.now()
       this.#held.hold(segmentBlocks(record.announcement))
     }
+    if (!stored) rendition.gaps++
     rendition.window.setState(seq, stored ? 'stored' : 'failed')
     this.reloads.notify()
     if (stored) this.#options.onStored?.()

@@ -28,6 +28,8 @@ export interface RenditionStatus {
   held: number
   /** Announced segments newer than the newest stored one. */
   behind: number
+  /** Announced segments given up since the relay started (their blocks could not be had): listed as gaps. */
+  gaps: number
 }
 
 export interface RoomStatus {

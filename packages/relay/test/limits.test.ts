@@ -96,6 +96,7 @@ test('/metrics is Prometheus text with traffic, hits and misses, segments held, 
   assert.equal(value('hivecast_relay_block_requests_total{result="miss"}'), 3)
   assert.equal(value(`hivecast_relay_segments_held{room="${ROOM}",rendition="720p"}`), 5)
   assert.equal(value(`hivecast_relay_segments_behind{room="${ROOM}",rendition="720p"}`), 0)
+  assert.equal(value(`hivecast_relay_segment_gaps_total{room="${ROOM}",rendition="720p"}`), 0)
   assert.ok(value(`hivecast_relay_seconds_since_stored{room="${ROOM}"}`) >= 0)
   assert.equal(value(`hivecast_relay_announcements_rejected_total{room="${ROOM}",reason="malformed"}`), 1)
   assert.equal(value('hivecast_relay_segments_evicted_total'), 3)
