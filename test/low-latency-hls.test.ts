@@ -2,14 +2,16 @@
  * LL-HLS on real processes (devnet: the origin on the test pattern cutting every segment into parts,
  * and a relay): the relay's media playlist lists parts whose blocks match their CIDs and join into their
  * segment, which the relay then joins from them rather than fetch it again; a blocking reload for the
- * hinted part is answered once it exists, and the hinted URL serves that part; and ffmpeg still plays
+ * hinted part is answered once it exists, and the hinted URL serves that part; the signed window the
+ * Hivecast player reads carries the parts' envelopes and waits the same way; and ffmpeg still plays
  * the playlist.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
-import { relayRoutes, verifyRawBlock } from '@hivecast/shared'
+import { relayRoutes, verifyPartEnvelope, verifyRawBlock } from '@hivecast/shared'
+import type { WindowJson } from '@hivecast/shared'
 import type { RelayStatus } from '@hivecast/relay'
 import { eventually } from '@hivecast/devnet'
 import { devnetForTest } from './src/devnet-fixture.ts'
@@ -120,6 +122,31 @@ test('a blocking reload for the hinted part is answered when the part exists, wi
     if (listedPart !== undefined) assert.deepEqual(hinted, await bytes(listedPart.uri))
   }
   t.diagnostic(`blocking reloads answered after ${waits.join(', ')} ms`)
+})
+
+test('window.json carries the held parts signed by the room key, and a window waiting for the hinted part comes with it', async t => {
+  const waits: number[] = []
+  for (let round = 0; round < 3; round++) {
+    const { hint } = parse(await (await fetch(playlistUrl)).text())
+    const [, seq, part] = /\/(\d+)\.(\d+)\.ts$/.exec(hint!)!
+    const asked = Date.now()
+    const res = await fetch(`${relay.url}${relayRoutes.window(devnet.room, undefined, { rendition: RENDITION, msn: Number(seq), part: Number(part) })}`, { signal: AbortSignal.timeout(10_000) })
+    waits.push(Date.now() - asked)
+    assert.equal(res.status, 200)
+    const body = await res.json() as WindowJson
+    const parts = []
+    for (const { envelope } of body.parts?.[RENDITION] ?? []) {
+      const opened = await verifyPartEnvelope(envelope, [devnet.origin.key])
+      assert.ok(opened.ok, `every part envelope is signed by the room key: ${JSON.stringify(envelope).slice(0, 200)}`)
+      parts.push(opened.value.announcement)
+    }
+    assert.ok((body.renditions[RENDITION] ?? []).length > 0, 'the window still lists the segments')
+    assert.ok(parts.some(p => p.seq === Number(seq) && p.part === Number(part)), `the window waiting for part ${seq}.${part} came with it: ${parts.map(p => `${p.seq}.${p.part}`).join(' ')}`)
+    assert.ok(waits.at(-1)! < 2000, `the window waiting for part ${seq}.${part} took ${waits.at(-1)} ms`)
+  }
+  t.diagnostic(`windows waiting for a part answered after ${waits.join(', ')} ms`)
+  const bad = await fetch(`${relay.url}/rooms/${devnet.room}/window.json?wait=${RENDITION}`)
+  assert.equal(bad.status, 400, 'a wait without _HLS_msn is refused, saying what it needs')
 })
 
 test('a classic HLS client (ffmpeg) plays the LL-HLS playlist', async () => {

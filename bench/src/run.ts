@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util'
 import { measureBundleSizes, measureLazyChunk } from './bundle-size.ts'
 import { measureCaptionDelay } from './caption-delay.ts'
 import { measureGlassToGlass } from './glass-to-glass.ts'
+import { measureLowLatencyViewers } from './low-latency-viewers.ts'
 import { measureHttpThroughput } from './http-throughput.ts'
 import { measureListingLag } from './listing-lag.ts'
 import { measurePartLatency } from './part-latency.ts'
@@ -62,6 +63,8 @@ console.log('relay HTTP throughput vs nginx (wrk)…')
 const http = await measureHttpThroughput({ segments: 10, connections: 50, seconds: quick ? 2 : 8, rounds: quick ? 1 : 3 })
 console.log('glass-to-glass latency in Chromium…')
 const glass = await measureGlassToGlass({ seconds: quick ? 5 : 60 })
+console.log(`glass-to-glass with LL-HLS parts and ${quick ? 3 : 6} viewers sharing, lowest latency then smoothest…`)
+const lowLatency = await measureLowLatencyViewers({ viewers: quick ? 3 : 6, seconds: quick ? 10 : 60 })
 console.log(`origin offload: ${quick ? 3 : 8} relays, 8 Chromium viewers, sharing peer-to-peer and not…`)
 const offload = await measureOriginOffload({ relays: quick ? 3 : 8, viewers: quick ? 2 : 8, seconds: quick ? 5 : 30 })
 const offloadNoP2p = await measureOriginOffload({ relays: quick ? 3 : 8, viewers: quick ? 2 : 8, seconds: quick ? 5 : 30, p2p: 'off' })
@@ -112,6 +115,7 @@ const table = [
   `| relay / nginx throughput ratio | ${http.ratio.toFixed(2)} | – | – | ${http.rounds} |`,
   `| relay peak memory (VmHWM), MiB | ${http.relayPeakRssMiB.toFixed(0)} | – | – | 1 |`,
   `| glass-to-glass latency, ms: wall clock - program date time on screen (1 s segments, ${glass.seconds} s of playback) | ${ms(glass.latencyMs)} |`,
+  ...lowLatency.modes.map(m => `| glass-to-glass, ms, latency mode "${m.mode}" (${m.mode === 'lowest' ? `LL-HLS, ${lowLatency.partSeconds} s parts` : 'whole 1 s segments'}; ${m.viewers} viewers sharing, 1 relay, ${m.seconds} s): peer share ${(m.peerShare * 100).toFixed(0)} %, stalls per viewer-minute ${m.stallsPerViewerMinute.toFixed(2)} | ${ms(m.latencyMs)} |`),
   `| origin offload: origin upload / bytes to viewers (${offload.relays} relays, ${offload.viewers} viewers, ${offload.seconds} s) | ${offload.uploadPerViewerByte.toFixed(3)} | – | – | 1 |`,
   `| origin upload / stream bytes (1 = each segment sent once) | ${offload.uploadPerStreamByte.toFixed(2)} | – | – | 1 |`,
   `| the same with the viewers' peer-to-peer off (watch.html?p2p=off): origin upload / bytes to viewers | ${offloadNoP2p.uploadPerViewerByte.toFixed(3)} | – | – | 1 |`,
@@ -127,7 +131,7 @@ const table = [
 ].join('\n')
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`
-const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, segmentPush: { pushed, byTurns }, pushSimulation: { simulated, simulatedKills, simulatedSlow }, listingLag: listing, partLatency, httpThroughput: http, glassToGlass: glass, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, captionDelay, peerShare, bundles, p2pChunk }
+const results = { date: new Date().toISOString(), machine, quick, publishLatency: publish, segmentPush: { pushed, byTurns }, pushSimulation: { simulated, simulatedKills, simulatedSlow }, listingLag: listing, partLatency, httpThroughput: http, glassToGlass: glass, lowLatencyViewers: lowLatency, originOffload: offload, originOffloadNoP2p: offloadNoP2p, ladderSpeed: ladder, av1LadderSpeed: av1Ladders, playerStartup: startup, captionDelay, peerShare, bundles, p2pChunk }
 await mkdir(new URL('../results/', import.meta.url), { recursive: true })
 await writeFile(new URL('../results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
 await writeFile(new URL('../results/latest.md', import.meta.url), `# Hivecast benchmarks\n\n${results.date}, ${machine}${quick ? ', quick run (numbers not meaningful)' : ''}\n\n${table}\n`)

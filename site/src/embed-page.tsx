@@ -38,8 +38,10 @@ function EmbeddedPlayer (props: { room: RoomEntry, relays: string[] }): Componen
     }
     element.addEventListener('hivecast:state', forward)
     element.addEventListener('hivecast:stats', forward)
-    const p2p = new URLSearchParams(location.search).get('p2p') === 'off' ? 'off' : 'on'
-    const player = mountPlayer(element, { room: room.slug, relays, roomKey: room.key, p2p })
+    const query = new URLSearchParams(location.search)
+    const p2p = query.get('p2p') === 'off' ? 'off' : 'on'
+    const latency = query.get('latency') === 'smoothest' ? 'smoothest' : 'lowest'
+    const player = mountPlayer(element, { room: room.slug, relays, roomKey: room.key, p2p, latency })
     window.hivecastPlayer = player
     return () => {
       element.removeEventListener('hivecast:state', forward)

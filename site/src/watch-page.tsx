@@ -50,9 +50,12 @@ function RoomView (props: { room: RoomEntry, relays: string[], schedule: string 
     const update = (event: Event): void => { setStats((event as CustomEvent<PlayerStats>).detail) }
     element.addEventListener('hivecast:stats', update)
     // mountPlayer rather than <Player>: its handle's destroy() removes the player, as a test expects.
-    // `?p2p=off` keeps this viewer off the peer-to-peer swarm (relays only), as the embed attribute does.
-    const p2p = new URLSearchParams(location.search).get('p2p') === 'off' ? 'off' : 'on'
-    const player = mountPlayer(element, { room: room.slug, relays, roomKey: room.key, p2p })
+    // `?p2p=off` keeps this viewer off the peer-to-peer swarm (relays only), and `?latency=smoothest`
+    // plays whole segments further from the edge, as the embed attributes do.
+    const query = new URLSearchParams(location.search)
+    const p2p = query.get('p2p') === 'off' ? 'off' : 'on'
+    const latency = query.get('latency') === 'smoothest' ? 'smoothest' : 'lowest'
+    const player = mountPlayer(element, { room: room.slug, relays, roomKey: room.key, p2p, latency })
     window.hivecastPlayer = player
     return () => {
       element.removeEventListener('hivecast:stats', update)

@@ -50,6 +50,11 @@ export interface SimulationOptions {
    * before each segment is offered, ms: the offer starts that much later, as on a full uplink.
    */
   originBusyMs?: number
+  /**
+   * Segments published first, WARMUP_SPACING_MS apart and without the origin's other traffic, and left
+   * out of the origin's upload figure: relays learn how the origin pushes before the run is measured.
+   */
+  warmupSegments?: number
   /** Relays whose uplink is slow, and their upload, Mbit/s. */
   slowRelays: number
   slowUploadMbps: number
@@ -115,6 +120,8 @@ export interface SimulationResult {
 
 /** Where the origin's other traffic goes (`originBusyMs`): a node outside the tree. */
 const OTHER_TRAFFIC = 'other-traffic'
+/** Time between warm-up segments. */
+const WARMUP_SPACING_MS = 300
 
 /** A seeded PRNG (mulberry32): the same run from the same seed. */
 function random (seed: number): () => number {
@@ -194,13 +201,16 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
   const killed: string[] = []
   const published: Array<{ cid: CID, at: number }> = []
   const fetches: Array<Promise<unknown>> = []
-  for (let seq = 0; seq < options.segments; seq++) {
+  const warmup = options.warmupSegments ?? 0
+  let originSentBefore = 0
+  for (let seq = 0; seq < warmup + options.segments; seq++) {
+    if (seq === warmup) originSentBefore = net.count(origin).sentBytes
     const bytes = seeded(options.segmentBytes, rand)
     const cid = await rawCid(bytes)
     const at = Date.now()
     net.publish(cid, bytes)
     published.push({ cid, at })
-    if ((options.originBusyMs ?? 0) > 0) void links.send(origin, OTHER_TRAFFIC, options.originBusyMs! / 1000 * links.model.uploadBytesPerSecond(origin)).catch(() => {})
+    if ((options.originBusyMs ?? 0) > 0 && seq >= warmup) void links.send(origin, OTHER_TRAFFIC, options.originBusyMs! / 1000 * links.model.uploadBytesPerSecond(origin)).catch(() => {})
     pusher.offer(cid, bytes)
     for (const [relay, { fetch, stop }] of fetchers) {
       const gossip = between(options.gossipMs, rand())
@@ -220,7 +230,7 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
         }
       }, options.killDelayMs)
     }
-    await new Promise(resolve => setTimeout(resolve, Math.max(0, at + options.segmentMs - Date.now())))
+    await new Promise(resolve => setTimeout(resolve, Math.max(0, at + (seq < warmup ? WARMUP_SPACING_MS : options.segmentMs) - Date.now())))
   }
   await Promise.all(fetches)
   for (const timer of publishing) clearTimeout(timer)
@@ -252,7 +262,7 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
     segments,
     lastRelayMs: summarize(complete.length === 0 ? [Infinity] : complete),
     receivedPerHeld: summarize(receivedPerHeld),
-    originUploadPerStreamByte: net.count(origin).sentBytes / (options.segments * options.segmentBytes),
+    originUploadPerStreamByte: (net.count(origin).sentBytes - originSentBefore) / (options.segments * options.segmentBytes),
     wants: live.reduce((n, r) => n + net.count(r).wants, 0),
     peersPerWant: live.reduce((n, r) => n + net.count(r).wantedPeers, 0) / Math.max(1, live.reduce((n, r) => n + net.count(r).wants, 0)),
     missing: segments.reduce((n, s) => n + s.live - s.holders, 0),

@@ -287,7 +287,7 @@ export class AnnouncementBook {
 }
 
 /** A string naming exactly this envelope, or undefined when it is not even shaped like one. */
-function envelopeId (envelope: unknown): string | undefined {
+export function envelopeId (envelope: unknown): string | undefined {
   if (typeof envelope !== 'object' || envelope === null) return undefined
   const { key, payload, sig } = envelope as Record<string, unknown>
   if (typeof key !== 'string' || typeof payload !== 'string' || typeof sig !== 'string') return undefined

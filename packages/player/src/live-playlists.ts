@@ -8,9 +8,15 @@
  * (what it holds); a relay whose window carries envelopes not signed by the room key is demoted and
  * the next one asked. Once the viewer rewinds past the window, the media playlists reach back into the
  * signed history (playlist-history.ts) as well.
+ *
+ * In the low-latency mode the media playlists are LL-HLS where the window carries
+ * signed parts: the parts of the newest two segments and of the one in progress, with blocking
+ * reloads. hls.js asks for a media playlist with `_HLS_msn`/`_HLS_part`; the relay is asked for its
+ * window with the same wait, and answers once it holds that part (or after a few part targets).
  */
 import { relayRoutes, relayUrl, renderMasterPlaylist, renderMediaPlaylist, webvttFlag } from '@hivecast/shared'
-import type { MediaPlaylist, PlaylistEntry } from '@hivecast/shared'
+import type { LowLatencyParts, MediaPlaylist, PartEntry, PlaylistEntry } from '@hivecast/shared'
+import type { PartBook } from './part-book.ts'
 import { PlaylistHistory } from './playlist-history.ts'
 import type { MasterRendition } from './audio-tracks.ts'
 import { LIVE_WINDOW_MAX_AGE_MS } from './announcement-book.ts'
@@ -19,11 +25,24 @@ import { ABORTED } from './playlist-loader.ts'
 import type { PlaylistSource, PlaylistTrustCounters, RelayFetch, SegmentLookup } from './playlist-loader.ts'
 import type { LoadOutcome } from './relay-loader.ts'
 import type { RelayPool } from './relay-pool.ts'
-import { initName, masterName, mediaName, readName, segmentName } from './verified-names.ts'
+import { initName, masterName, mediaName, partName, readName, segmentName } from './verified-names.ts'
 import { sessionViewerToken } from './viewer-token.ts'
 
 /** A window.json of a few renditions of a few dozen envelopes is ~100 KB; this bounds a hostile one. */
 const MAX_WINDOW_BYTES = 4 * 1024 * 1024
+/** Listed segments that keep their parts in the playlist, beside the one in progress (as relays list them). */
+const SEGMENTS_WITH_PARTS = 2
+/** Part names kept resolvable, in segments back from the newest listed: hls.js may still load one that just left the list. */
+const PART_NAMES_KEPT_SEGMENTS = 6
+
+export interface LivePlaylistsOptions {
+  /** Picks what the master lists of the signed renditions (audio-tracks.ts: the viewer's sound). */
+  shapeMaster?: (renditions: MasterRendition[]) => MasterRendition[]
+  /** Where signed parts are kept as windows bring them. */
+  parts?: PartBook
+  /** The low-latency mode: the parts are listed in the media playlists (else only checked and kept). */
+  lowLatency?: boolean
+}
 
 export const LIVE_MASTER = masterName('live')
 
@@ -32,17 +51,22 @@ export class LivePlaylists implements PlaylistSource {
   readonly #book: AnnouncementBook
   readonly #counters: PlaylistTrustCounters
   readonly #shapeMaster: (renditions: MasterRendition[]) => MasterRendition[]
+  readonly #parts: PartBook | undefined
+  readonly #lowLatency: boolean
+  /** The part names the playlists listed, and the CIDs they stand for. */
+  readonly #partNames = new Map<string, { seq: number, cid: string }>()
   readonly #history: PlaylistHistory
   /** The renditions the master offers, and what the last window listed: where a rewind starts from. */
   #inPlay: string[] = []
   #lastListed = new Map<string, ListedSeq[]>()
 
-  /** `shapeMaster` picks what the master lists of the signed renditions (audio-tracks.ts: the viewer's sound). */
-  constructor (pool: RelayPool, book: AnnouncementBook, counters: PlaylistTrustCounters, shapeMaster: (renditions: MasterRendition[]) => MasterRendition[] = r => r) {
+  constructor (pool: RelayPool, book: AnnouncementBook, counters: PlaylistTrustCounters, options: LivePlaylistsOptions = {}) {
     this.#pool = pool
     this.#book = book
     this.#counters = counters
-    this.#shapeMaster = shapeMaster
+    this.#shapeMaster = options.shapeMaster ?? (r => r)
+    this.#parts = options.parts
+    this.#lowLatency = options.lowLatency === true && options.parts !== undefined
     this.#history = new PlaylistHistory(book, pool)
   }
 
@@ -67,7 +91,9 @@ export class LivePlaylists implements PlaylistSource {
     let fallback: string | undefined
     for (const relay of this.#pool.order()) {
       // With this page session's viewer token: relays count viewers by it, each once.
-      const windowUrl = relayUrl(relay, relayRoutes.window(book.room, sessionViewerToken))
+      // A blocking reload waits at the relay; without parts there is nothing to wait for.
+      const wait = name.kind === 'media' && name.wait !== undefined && this.#lowLatency ? { rendition: name.rendition, ...name.wait } : undefined
+      const windowUrl = relayUrl(relay, relayRoutes.window(book.room, sessionViewerToken, wait))
       const result = await relays.text(windowUrl, MAX_WINDOW_BYTES)
       if (relays.cancelled) return ABORTED
       if (!result.ok) {
@@ -78,8 +104,11 @@ export class LivePlaylists implements PlaylistSource {
         failures.push(`${windowUrl} ${result.text}`)
         continue
       }
-      const intake = await book.addWindow(parseJson(result.data))
+      const json = parseJson(result.data)
+      const intake = await book.addWindow(json)
+      const refusedParts = await this.#parts?.add(json) ?? 0
       if (relays.cancelled) return ABORTED
+      intake.refused += refusedParts
       if (intake.stale) {
         this.#pool.failed(relay)
         failures.push(`${windowUrl} is not live: its newest signed segment is over ${LIVE_WINDOW_MAX_AGE_MS / 1000} s old`)
@@ -120,6 +149,10 @@ export class LivePlaylists implements PlaylistSource {
       const entry = this.#book.entry(name.rendition, name.seq)
       return entry === undefined ? { refused: `segment ${name.seq} of ${name.rendition} is in no announcement signed by the room key` } : { cid: entry.cid }
     }
+    if (name?.kind === 'part') {
+      const cid = this.#partNames.get(url)?.cid
+      return cid === undefined ? { refused: `part ${name.part} of segment ${name.seq} of ${name.rendition} is in no part announcement signed by the room key` } : { cid }
+    }
     if (name?.kind === 'init') {
       return this.#book.knows(name.cid, name.rendition) ? { cid: name.cid } : { refused: `init section ${name.cid} is in no announcement signed by the room key for ${name.rendition}` }
     }
@@ -145,7 +178,40 @@ export class LivePlaylists implements PlaylistSource {
   #media (rendition: string, listed: ListedSeq[]): string | undefined {
     const playlist = this.#mediaPlaylist(rendition, listed)
     if (playlist.entries.length === 0) return undefined
-    return renderMediaPlaylist(playlist, entry => segmentName('live', rendition, entry), { mapUri: cid => initName('live', rendition, cid) })
+    const parts = this.#partsOf(rendition, playlist)
+    return renderMediaPlaylist(playlist, entry => segmentName('live', rendition, entry), { mapUri: cid => initName('live', rendition, cid), ...parts === undefined ? {} : { parts } })
+  }
+
+  /**
+   * The LL-HLS part of a media playlist: the signed parts of the newest listed segments (only when all
+   * of a segment's parts are known: a finished segment lists all of them or none) and of the one in
+   * progress, from the origin run of the newest listed segment. Undefined without parts.
+   */
+  #partsOf (rendition: string, playlist: MediaPlaylist): LowLatencyParts | undefined {
+    const book = this.#parts
+    const last = playlist.entries.at(-1)
+    const target = book?.target(rendition)
+    const session = last === undefined ? undefined : this.#book.entry(rendition, last.seq)?.session
+    if (!this.#lowLatency || book === undefined || last === undefined || target === undefined || session === undefined || playlist.ended) return undefined
+    const named = new Map<string, { seq: number, cid: string }>()
+    const listed = (seq: number): PartEntry[] => book.parts(rendition, session, seq).map((part, index) => {
+      const uri = partName('live', rendition, seq, index)
+      named.set(uri, { seq, cid: part.cid })
+      return { duration: part.duration, uri, independent: part.independent }
+    })
+    const complete = (seq: number): PartEntry[] | undefined => {
+      const parts = listed(seq)
+      return parts.length > 0 && book.part(rendition, session, seq, parts.length - 1)?.last === true ? parts : undefined
+    }
+    const pending = listed(last.seq + 1)
+    const cutWhole = pending.length > 0 && book.part(rendition, session, last.seq + 1, pending.length - 1)?.last === true
+    const next = cutWhole ? { seq: last.seq + 2, part: 0 } : { seq: last.seq + 1, part: pending.length }
+    const of = new Map<number, PartEntry[] | undefined>()
+    for (let seq = last.seq - SEGMENTS_WITH_PARTS + 1; seq <= last.seq; seq++) of.set(seq, complete(seq))
+    // Only what is listed becomes fetchable: parts of a segment missing one are left out, names and all.
+    for (const entry of [...of.values(), pending].flat()) if (entry !== undefined) this.#partNames.set(entry.uri, named.get(entry.uri)!)
+    for (const [uri, { seq }] of this.#partNames) if (seq <= last.seq - PART_NAMES_KEPT_SEGMENTS) this.#partNames.delete(uri)
+    return { target, of: seq => of.get(seq), pending, preloadHint: partName('live', rendition, next.seq, next.part) }
   }
 
   /**

@@ -6,7 +6,8 @@
  *
  * Attributes: `room` (slug, required), `key` (the room's public key; without it playlists are trusted),
  * `relays` (relay base URLs separated by spaces, required), `autoplay="off"`, `muted="off"`, `p2p="off"`
- * (relays only: no sharing with other viewers, and the peer-to-peer code is never loaded), and for a
+ * (relays only: no sharing with other viewers, and the peer-to-peer code is never loaded),
+ * `latency="smoothest"` (whole segments, further from the live edge, instead of LL-HLS parts), and for a
  * recording instead of the live room `recording="<directory cid>"` with optional `from`/`to` (ms since the
  * epoch, program-date-time) to play only part of it.
  */
@@ -20,7 +21,7 @@ import css from './player.css?inline'
 const HOST_CSS = ':host { display: block; } :host([hidden]) { display: none; }'
 
 export class HivecastPlayerElement extends HTMLElement {
-  static observedAttributes = ['room', 'key', 'relays', 'autoplay', 'muted', 'recording', 'from', 'to', 'p2p']
+  static observedAttributes = ['room', 'key', 'relays', 'autoplay', 'muted', 'recording', 'from', 'to', 'p2p', 'latency']
   #handle: PlayerHandle | undefined
   #stage: HTMLDivElement | undefined
 
@@ -60,6 +61,7 @@ export class HivecastPlayerElement extends HTMLElement {
       autoplay: this.getAttribute('autoplay') !== 'off',
       muted: this.getAttribute('muted') !== 'off',
       p2p: this.getAttribute('p2p') === 'off' ? 'off' : 'on',
+      latency: this.getAttribute('latency') === 'smoothest' ? 'smoothest' : 'lowest',
       recording: this.#recording()
     })
   }

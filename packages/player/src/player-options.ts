@@ -23,6 +23,12 @@ export interface PlayerOptions {
    * segments with other viewers of the room over WebRTC (recordings always play from relays).
    */
   p2p?: 'on' | 'off'
+  /**
+   * `lowest` (default): where the origin cuts LL-HLS parts, play them near the live edge (hls.js's
+   * low-latency mode, each part verified against its signed CID). `smoothest`: whole segments only,
+   * three segments behind the edge, which rides out more of a slow link.
+   */
+  latency?: 'lowest' | 'smoothest'
   /** Play this recording of the room instead of the live stream. */
   recording?: RecordingSelection
 }

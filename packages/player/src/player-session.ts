@@ -12,6 +12,7 @@ import { SubtitleTracks } from './subtitle-tracks.ts'
 import type { AudioChoice } from './audio-tracks.ts'
 import { hasWebCryptoDigest, isDirectoryCid, isRoomSlug, relayRoutes, relayUrl } from '@hivecast/shared'
 import { AnnouncementBook } from './announcement-book.ts'
+import { PartBook } from './part-book.ts'
 import { LIVE_MASTER, LivePlaylists } from './live-playlists.ts'
 import { LiveRewind } from './live-rewind.ts'
 import { createPlaylistLoader } from './playlist-loader.ts'
@@ -101,6 +102,8 @@ export class PlayerSession {
   readonly #pool: RelayPool
   readonly #ledger: SegmentLedger
   readonly #book: AnnouncementBook | undefined
+  /** Signed LL-HLS parts of the live stream; undefined for a recording. */
+  readonly #parts: PartBook | undefined
   readonly #trust: PlaylistTrustCounters = { entriesRejected: 0 }
   readonly #source: PlaylistSource
   readonly #media = new AbortController()
@@ -135,12 +138,15 @@ export class PlayerSession {
     const { recording } = options
     if (recording === undefined) {
       this.#book = new AnnouncementBook(options.room, keys)
-      const live = new LivePlaylists(this.#pool, this.#book, this.#trust, this.audio.shapeMaster)
+      // Parts are checked and kept in either mode: the viewer is offered the choice once they come.
+      this.#parts = new PartBook(options.room, keys)
+      const live = new LivePlaylists(this.#pool, this.#book, this.#trust, { shapeMaster: this.audio.shapeMaster, parts: this.#parts, lowLatency: (options.latency ?? 'lowest') === 'lowest' })
       this.#source = live
       this.rewind = new LiveRewind(live, video, () => this.#hls, { restartAt: position => { this.retry(position) }, play: () => { this.play() } })
     } else {
       this.rewind = undefined
       this.#book = undefined
+      this.#parts = undefined
       this.#source = new RecordingPlaylists(this.#pool, recording.cid, recording, this.#trust)
     }
     this.#ledger = new SegmentLedger(() => { this.#emitStats() })
@@ -165,6 +171,11 @@ export class PlayerSession {
   }
 
   /** The renditions on offer, best first, once the master playlist is in. */
+  /** True once the origin's signed parts came: the viewer may choose the latency (`PlayerOptions.latency`). */
+  get lowLatencyOffered (): boolean {
+    return this.#parts?.offered === true
+  }
+
   qualities (): QualityOption[] {
     const levels = this.#hls?.levels ?? []
     return levels
@@ -320,7 +331,8 @@ export class PlayerSession {
       }),
       // The ESM build has no inline worker; 1 s TS segments transmux cheaply on the main thread.
       enableWorker: false,
-      lowLatencyMode: false,
+      // Used only where the playlists list parts, which they do only in the `lowest` latency mode.
+      lowLatencyMode: (this.#options.latency ?? 'lowest') === 'lowest' && this.#options.recording === undefined,
       backBufferLength: 30,
       startPosition
     })

@@ -1,6 +1,7 @@
 /**
  * The `Player` Preact component: a video, the player's state in words, and labelled controls
- * (play/pause, unmute, live edge with the latency behind live, quality, stats, fullscreen, retry).
+ * (play/pause, unmute, live edge with the latency behind live, latency mode, quality, stats,
+ * fullscreen, retry).
  * Written with `h()` rather than JSX so the package typechecks and loads with the repository's plain
  * TypeScript settings.
  */
@@ -49,6 +50,9 @@ export function Player (props: PlayerProps): ComponentChildren {
   const [sound, setSound] = useState<{ options: AudioOption[], language: string | null, audioOnly: boolean, offered: boolean }>({ options: [], language: null, audioOnly: false, offered: false })
   const [thumbnail, setThumbnail] = useState<string | undefined>(undefined)
   const [captions, setCaptions] = useState({ offered: false, on: false })
+  // The viewer's choice restarts the session (hls.js takes its low-latency mode at creation).
+  const [latency, setLatency] = useState(props.latency ?? 'lowest')
+  const [latencyOffered, setLatencyOffered] = useState(false)
   const statsId = useId()
   const { room, roomKey, autoplay, onHandle, recording, p2p } = props
   const relays = props.relays.join('\n')
@@ -59,7 +63,7 @@ export function Player (props: PlayerProps): ComponentChildren {
     const root = rootRef.current
     const video = videoRef.current
     if (root === null || video === null) return
-    const session = new PlayerSession(video, root, { room, relays: relays.split('\n'), roomKey, autoplay, muted: props.muted, recording, p2p }, setView)
+    const session = new PlayerSession(video, root, { room, relays: relays.split('\n'), roomKey, autoplay, muted: props.muted, recording, p2p, latency }, setView)
     sessionRef.current = session
     setView(session.view)
     const sync = (): void => {
@@ -74,6 +78,7 @@ export function Player (props: PlayerProps): ComponentChildren {
       setQualities(session.qualities())
       setQuality(session.quality)
       setBehindLive(session.rewind?.behindLive ?? false)
+      setLatencyOffered(session.lowLatencyOffered)
       const { audio } = session
       setCaptions({ offered: session.captions.offered, on: session.captions.on })
       setSound({ options: audio.options(), language: audio.language, audioOnly: audio.audioOnly, offered: audio.audioOnlyOffered })
@@ -89,7 +94,7 @@ export function Player (props: PlayerProps): ComponentChildren {
       onHandle?.(null)
     }
     // The session is rebuilt only when what it plays changes, not on every render.
-  }, [room, relays, roomKey, autoplay, recordingKey, p2p])
+  }, [room, relays, roomKey, autoplay, recordingKey, p2p, latency])
 
   const togglePlay = (): void => {
     const video = videoRef.current
@@ -166,6 +171,11 @@ export function Player (props: PlayerProps): ComponentChildren {
       h('span', { class: 'hc-spacer' }),
       recording === undefined && h(LanguageMenu, { options: sound.options, language: sound.language, audioOnly: sound.audioOnly, audioOnlyOffered: sound.offered, onChoose: chooseSound }),
       h(CaptionToggle, { offered: captions.offered, on: captions.on, onToggle: toggleCaptions }),
+      recording === undefined && latencyOffered && h('label', { class: 'hc-quality' },
+        h('span', { class: 'hc-visually-hidden' }, 'Latency'),
+        h('select', { class: 'hc-select', value: latency, onChange: (event: Event) => { setLatency((event.currentTarget as HTMLSelectElement).value === 'smoothest' ? 'smoothest' : 'lowest') }, 'aria-label': 'Latency', title: 'Lowest latency plays parts of segments near the live edge; smoothest plays whole segments further behind' },
+          h('option', { value: 'lowest' }, 'Lowest latency'),
+          h('option', { value: 'smoothest' }, 'Smoothest'))),
       qualities.length > 1 && h('label', { class: 'hc-quality' },
         h('span', { class: 'hc-visually-hidden' }, 'Quality'),
         h('select', { class: 'hc-select', value: String(quality), onChange: chooseQuality, 'aria-label': 'Quality' },

@@ -4,13 +4,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { rawCid, signAnnouncement } from '@hivecast/shared'
+import { rawCid, signAnnouncement, signPartAnnouncement } from '@hivecast/shared'
 import { loadOrCreateIdentity } from '@hivecast/shared/node'
-import type { SegmentAnnouncement, SignedEnvelope } from '@hivecast/shared'
+import type { PartAnnouncement, SegmentAnnouncement, SignedEnvelope } from '@hivecast/shared'
 import type { FragmentLoaderContext, HlsConfig, Loader, LoaderCallbacks, LoaderContext, LoaderStats, PlaylistLoaderContext } from 'hls.js'
 import { LOAD_CONFIG } from './loader-run.ts'
 import { AnnouncementBook } from '../src/announcement-book.ts'
 import { LIVE_MASTER, LivePlaylists } from '../src/live-playlists.ts'
+import { PartBook } from '../src/part-book.ts'
 import { createPlaylistLoader } from '../src/playlist-loader.ts'
 import type { PlaylistSource } from '../src/playlist-loader.ts'
 import { ATTEMPT_TIMEOUT_MS } from '../src/relay-loader.ts'
@@ -231,6 +232,7 @@ describe('playlists from the signed window', () => {
   const relays: TestRelay[] = []
   let roomKey: string
   let signRoom: (announcement: SegmentAnnouncement) => Promise<SignedEnvelope>
+  let signPart: (part: PartAnnouncement, by?: 'room' | 'stranger') => Promise<SignedEnvelope>
   /** Envelopes for seq 10-13 of room janson signed by the room key; one by another key; one for another room. */
   let signed: SignedEnvelope[]
   let foreign: SignedEnvelope
@@ -266,6 +268,7 @@ describe('playlists from the signed window', () => {
     const [room, stranger] = keys as [typeof keys[0], typeof keys[0]]
     roomKey = room.id
     signRoom = async a => await signAnnouncement(a, room.privateKey, room.id)
+    signPart = async (p, by = 'room') => by === 'room' ? await signPartAnnouncement(p, room.privateKey, room.id) : await signPartAnnouncement(p, stranger.privateKey, stranger.id)
     cids = await Promise.all([0, 1, 2, 3].map(async i => (await rawCid(new Uint8Array([i, 1, 2, 3]))).toString()))
     forgedCid = (await rawCid(new Uint8Array([9, 9, 9]))).toString()
     signed = await Promise.all(cids.map(async (cid, i) => await signAnnouncement(announcement(10 + i, cid), room.privateKey, room.id)))
@@ -339,6 +342,40 @@ describe('playlists from the signed window', () => {
     assert.deepEqual(names.map(name => source.segment(name)), cids.map(cid => ({ cid })))
     assert.ok('refused' in source.segment('https://hivecast.invalid/live/360p/14.ts'))
     assert.ok('refused' in source.segment(`${relay.url}/ipfs/${cids[0]!}`), 'a relay URL is no name the player wrote')
+  })
+
+  it('in the low-latency mode, lists the signed parts of the newest segments and of the one in progress, and waits at the relay for the part hls.js asks for', async () => {
+    const session = 's1'
+    const segments = await Promise.all([10, 11, 12, 13].map(async seq => await signRoom({ ...announcement(seq, cids[seq - 10]!), session })))
+    const partCid = async (seq: number, part: number): Promise<string> => (await rawCid(new Uint8Array([seq, part, 7]))).toString()
+    const part = async (seq: number, index: number, last: boolean, by: 'room' | 'stranger' = 'room'): Promise<SignedEnvelope> =>
+      await signPart({ kind: 'part', room: 'janson', rendition: '360p', session, seq, part: index, cid: await partCid(seq, index), size: 1880, duration: index === 2 ? 0.334 : 0.333, independent: index === 0, last }, by)
+    const parts = [
+      // Segment 11 is older than the two that keep their parts; 12's part 1 never came: it lists none.
+      await part(11, 0, false), await part(12, 0, false), await part(12, 2, true),
+      await part(13, 0, false), await part(13, 1, false), await part(13, 2, true),
+      // In progress: parts 0 and 1 signed by the room key, part 2 by another key.
+      await part(14, 0, false), await part(14, 1, false), await part(14, 2, false, 'stranger')
+    ]
+    const body = JSON.stringify({ room: 'janson', renditions: { '360p': segments.map(envelope => ({ envelope, storedAt: 1 })) }, parts: { '360p': parts.map(envelope => ({ envelope })) } })
+    const relay = await windowRelay(body)
+    const book = new AnnouncementBook('janson', [roomKey])
+    const partBook = new PartBook('janson', [roomKey])
+    const source = new LivePlaylists(new RelayPool({ relays: [relay.url] }), book, { entriesRejected: 0 }, { parts: partBook, lowLatency: true })
+    const outcome = await load(new (createPlaylistLoader(source))(CONFIG), playlist(`${MEDIA}?_HLS_msn=14&_HLS_part=2`)).first
+    assert.ok(outcome.kind === 'success', JSON.stringify(outcome))
+    assert.match(relay.queries.at(-1)!, /&wait=360p&_HLS_msn=14&_HLS_part=2$/, 'the relay is asked to wait for the part hls.js waits for')
+    const text = String(outcome.data)
+    assert.ok(text.includes('#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES') && text.includes('#EXT-X-PART-INF:PART-TARGET=0.334\n'), text)
+    const listed = text.split('\n').filter(line => line.startsWith('#EXT-X-PART:')).map(line => /URI="([^"]+)"/.exec(line)![1]!)
+    const name = (seq: number, index: number): string => `https://hivecast.invalid/live/360p/${seq}.${index}.ts`
+    assert.deepEqual(listed, [name(13, 0), name(13, 1), name(13, 2), name(14, 0), name(14, 1)])
+    assert.ok(text.includes(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${name(14, 2)}"`), text)
+    assert.ok(text.indexOf(name(13, 2)) < text.indexOf('https://hivecast.invalid/live/360p/13.ts'), 'a segment\'s parts come before it')
+    assert.deepEqual(source.segment(name(14, 1)), { cid: await partCid(14, 1) })
+    assert.ok('refused' in source.segment(name(14, 2)), 'a part another key signed is never fetched')
+    assert.ok('refused' in source.segment(name(12, 0)), 'nor a part the playlist did not list')
+    assert.equal(partBook.refused, 1)
   })
 
   it('a relay whose window carries unsigned envelopes is demoted; another relay\'s signed window is played', async () => {

@@ -19,18 +19,20 @@ export interface RelayBehaviour {
 
 export interface TestRelay {
   url: string
-  /** Paths requested, in order. */
+  /** Paths requested, in order, and their query strings (`''` for none). */
   requests: string[]
+  queries: string[]
   /** Requests whose connection closed before an answer was sent. */
   abandoned: number
   close: () => Promise<void>
 }
 
 export async function startRelay (behaviour: RelayBehaviour): Promise<TestRelay> {
-  const relay: TestRelay = { url: '', requests: [], abandoned: 0, close: async () => {} }
+  const relay: TestRelay = { url: '', requests: [], queries: [], abandoned: 0, close: async () => {} }
   const server: Server = createServer((req, res: ServerResponse) => {
-    const path = new URL(req.url ?? '/', 'http://relay').pathname
+    const { pathname: path, search } = new URL(req.url ?? '/', 'http://relay')
     relay.requests.push(path)
+    relay.queries.push(search)
     res.setHeader('access-control-allow-origin', '*')
     if (behaviour.hang === true) {
       res.on('close', () => { if (!res.writableEnded) relay.abandoned++ })

@@ -47,12 +47,15 @@ const WANT_RETRY_MS = 2_000
  */
 const ORIGIN_WANT_RETRY_MS = PUSH_TIMEOUT_MS
 /**
- * How long a first-hop relay waits for the origin's offer while the origin is pushing (an offer came
- * within ORIGIN_PUSHING_MS): the origin offers the block elsewhere once its offer is PUSH_TIMEOUT_MS
- * old, so a relay that asks sooner only makes a full uplink send the block twice.
+ * How long a first-hop relay waits for the origin's offer when the origin offered it a block within
+ * ORIGIN_PUSHING_MS (each relay is a first hop for its share of the segments, so it soon knows): the
+ * origin offers the block elsewhere once its offer is PUSH_TIMEOUT_MS old, so a relay that asks sooner
+ * only makes a full uplink send the block twice. Only the origin's own offers say so: relays push to
+ * each other whatever the origin does, and an origin that does not push would cost every first hop
+ * the whole wait.
  */
 const ORIGIN_OFFER_WAIT_MS = PUSH_TIMEOUT_MS
-const ORIGIN_PUSHING_MS = 30_000
+const ORIGIN_PUSHING_MS = 10 * 60_000
 /**
  * How long a relay waits for its parent's offer per hop between it and the origin, at least: a parent
  * offers a block once it holds it, so a relay two hops down waits twice as long. An offer only has to
@@ -206,7 +209,8 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
   const fromTree = async (cid: CID, push: PushWait, order: readonly string[], turn: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
     const live = (relay: string): boolean => relay === self || net.connected(relay)
     // A first hop of an origin that pushes, before any offer of this block came (a declined one does not come again).
-    const firstHop = livePushParent(order, turn, live) === undefined && pushes?.offeredWithin(ORIGIN_PUSHING_MS) === true && pushes.firstOfferAt(cid) === undefined
+    const origins = relayPeers().origins.flatMap(address => address.getComponents().filter(c => c.name === 'p2p').map(c => c.value ?? ''))
+    const firstHop = livePushParent(order, turn, live) === undefined && pushes !== undefined && pushes.firstOfferAt(cid) === undefined && pushes.offeredWithin(ORIGIN_PUSHING_MS, origins)
     const deadline = Date.now() + Math.max(livePushDepth(order, turn, live) * hopWaitMs(), firstHop ? ORIGIN_OFFER_WAIT_MS : 0)
     for (;;) {
       const parent = livePushParent(order, turn, live)

@@ -276,7 +276,7 @@ export class Gateway {
       const follower = roomOf(this.#routes, req, res, a)
       if (follower !== undefined) await servePart(this.#routes, req, res, follower, b, rest[0]!)
     } else if (top === 'rooms' && a !== undefined && b === 'window.json' && rest.length === 0) {
-      serveWindow(this.#routes, req, res, a, query)
+      await serveWindow(this.#routes, req, res, a, query)
     } else if (top === 'rooms' && a !== undefined && b === 'thumbnail.jpg' && rest.length === 0) {
       const thumbnail = roomOf(this.#routes, req, res, a)?.thumbnail()
       if (thumbnail !== undefined) this.#http.send(req, res, 200, { 'Content-Type': 'image/jpeg', 'Cache-Control': 'no-cache', ETag: `"${thumbnail.cid}"` }, thumbnail.bytes)

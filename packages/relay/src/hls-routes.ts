@@ -9,7 +9,7 @@ import { IMMUTABLE, PLAYLIST_TYPE } from './http-response.ts'
 import { parseTimeRange, rangeQuery, renderRecordingMaster } from './recording-playlist.ts'
 import type { RouteContext } from './gateway-source.ts'
 import type { RoomFollower } from './room-follower.ts'
-import { awaitBlockingReload, lowLatencyParts } from './low-latency-routes.ts'
+import { awaitBlockingReload, awaitWindowWait, lowLatencyParts, windowParts } from './low-latency-routes.ts'
 
 /**
  * A media playlist as relays serve it: each URI is `/ipfs/<cid>` for players to pull the CID out of,
@@ -69,7 +69,7 @@ export async function servePlaylist (ctx: RouteContext, req: IncomingMessage, re
   ctx.http.send(req, res, 200, headers, gatewayMediaPlaylist(playlist, parts === undefined ? {} : { parts }))
 }
 
-export function serveWindow (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, slug: string, query: URLSearchParams): void {
+export async function serveWindow (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, slug: string, query: URLSearchParams): Promise<void> {
   const follower = roomOf(ctx, req, res, slug)
   if (follower === undefined) return
   ctx.sawRoomViewer(req, slug, { token: query.get(VIEWER_TOKEN_PARAM) })
@@ -77,14 +77,20 @@ export function serveWindow (ctx: RouteContext, req: IncomingMessage, res: Serve
     serveHistory(ctx, req, res, follower, query)
     return
   }
+  if (!await awaitWindowWait(ctx, req, res, follower, query)) return
   const body: WindowJson = { room: slug, renditions: {} }
+  const parts: NonNullable<WindowJson['parts']> = {}
   for (const name of follower.renditionNames()) {
     const entries = follower.window(name)?.playlist().entries ?? []
     body.renditions[name] = entries.flatMap(entry => {
       const record = follower.record(name, entry.seq)
       return record === undefined ? [] : [{ envelope: record.envelope, storedAt: record.storedAt ?? null }]
     })
+    const held = windowParts(follower, name)
+    if (held.length > 0) parts[name] = held
   }
+  // Said only when there are parts: a window without is the same as before parts existed.
+  if (Object.keys(parts).length > 0) body.parts = parts
   ctx.http.json(req, res, body)
 }
 

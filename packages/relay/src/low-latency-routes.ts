@@ -5,11 +5,12 @@
  * (`/hls/<room>/<rendition>/<seq>.<part>.ts`), which answers once the part is held. Listed parts are
  * `/ipfs/<cid>` URIs like segments: a part is listed only after its block matched its CID.
  */
-import type { LiveWindow, LowLatencyParts, MediaPlaylist, PartEntry } from '@hivecast/shared'
+import { WINDOW_WAIT_PARAM } from '@hivecast/shared'
+import type { LiveWindow, LowLatencyParts, MediaPlaylist, PartEntry, SignedEnvelope } from '@hivecast/shared'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { CID } from 'multiformats/cid'
 import { blockingReloadQuery } from './blocking-reload.ts'
-import type { ReloadOutcome } from './blocking-reload.ts'
+import type { ReloadOutcome, ReloadRequest } from './blocking-reload.ts'
 import { IMMUTABLE, SEGMENT_TYPE } from './http-response.ts'
 import type { RouteContext } from './gateway-source.ts'
 import type { RoomFollower } from './room-follower.ts'
@@ -35,6 +36,42 @@ export function lowLatencyParts (follower: RoomFollower, name: string, playlist:
     pending,
     preloadHint: `${name}/${next.seq}.${next.part}.ts`
   }
+}
+
+/** The signed envelopes of the parts a live media playlist lists (see `lowLatencyParts`), oldest first: what window.json carries. */
+export function windowParts (follower: RoomFollower, name: string): Array<{ envelope: SignedEnvelope }> {
+  const last = follower.window(name)?.playlist().entries.at(-1)
+  if (last === undefined) return []
+  const envelopes: Array<{ envelope: SignedEnvelope }> = []
+  for (let seq = last.seq - SEGMENTS_WITH_PARTS + 1; seq <= last.seq + 2; seq++) {
+    for (const record of follower.parts.held(name, seq)) envelopes.push({ envelope: record.envelope })
+  }
+  return envelopes
+}
+
+/**
+ * `window.json?wait=<rendition>&_HLS_msn=&_HLS_part=`: waits as a blocking playlist reload does, then
+ * lets the window be served whatever came (a player takes it as it is and asks again). False when the
+ * request is answered already: a bad query, or the client left.
+ */
+export async function awaitWindowWait (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, follower: RoomFollower, query: URLSearchParams): Promise<boolean> {
+  const name = query.get(WINDOW_WAIT_PARAM)
+  if (name === null) return true
+  const window = follower.window(name)
+  const asked = blockingReloadQuery(query)
+  if (window === undefined || asked === undefined || typeof asked === 'string') {
+    ctx.http.text(req, res, 400, `${WINDOW_WAIT_PARAM}=<rendition> needs a rendition of room "${follower.room.slug}" and _HLS_msn (with _HLS_part for a part)${typeof asked === 'string' ? `: ${asked}` : ''}\n`)
+    return false
+  }
+  const outcome = await follower.reloads.wait(readyFor(follower, name, window, asked), reloadTimeoutMs(window.playlist()), clientGone(res))
+  return outcome !== 'gone'
+}
+
+/** Whether `window` lists segment `msn`, or (it being the one after the newest listed) holds its part. */
+function readyFor (follower: RoomFollower, name: string, window: LiveWindow<SegmentRecord>, asked: ReloadRequest): () => boolean {
+  const newestListed = (): number => window.playlist().entries.at(-1)?.seq ?? -1
+  // A part is in the playlist only while its segment is the one after the newest listed.
+  return () => newestListed() >= asked.msn || (asked.part !== undefined && newestListed() + 1 === asked.msn && follower.parts.held(name, asked.msn).length > asked.part)
 }
 
 function partEntry (record: PartRecord): PartEntry {
@@ -78,9 +115,7 @@ export async function awaitBlockingReload (ctx: RouteContext, req: IncomingMessa
     ctx.http.text(req, res, 400, `_HLS_msn ${asked.msn} is more than two segments past the newest (${newestKnown})\n`)
     return false
   }
-  // A part is in the playlist only while its segment is the one after the newest listed.
-  const ready = (): boolean => newestListed() >= asked.msn || (asked.part !== undefined && newestListed() + 1 === asked.msn && follower.parts.held(name, asked.msn).length > asked.part)
-  const outcome = await follower.reloads.wait(ready, reloadTimeoutMs(window.playlist()), clientGone(res))
+  const outcome = await follower.reloads.wait(readyFor(follower, name, window, asked), reloadTimeoutMs(window.playlist()), clientGone(res))
   if (outcome === 'ready') return true
   answerUnready(ctx, req, res, outcome, `segment ${asked.msn}${asked.part === undefined ? '' : ` part ${asked.part}`}`)
   return false

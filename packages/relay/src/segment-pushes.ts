@@ -104,8 +104,8 @@ export class SegmentPushes {
   readonly #banned = new Map<string, number>()
   /** When the first offer for each recent CID came, taken or not: how late offers are (`firstOfferAt`). */
   readonly #firstOffers = new Map<string, number>()
-  /** When the newest offer came, from anyone. */
-  #lastOfferAt = -Infinity
+  /** When the newest offer came from each sender (a few dozen peers at most: relays and origins). */
+  readonly #lastOfferFrom = new Map<string, number>()
   #forwarding = 0
   /** Whether each of the last RECENT_PUSHES pushes was slow, and until when this relay is a leaf. */
   #recent: boolean[] = []
@@ -239,14 +239,15 @@ export class SegmentPushes {
     return this.#firstOffers.get(cid.toString())
   }
 
-  /** Whether any offer came within the last `ms`: the tree above this relay is pushing. */
-  offeredWithin (ms: number): boolean {
-    return Date.now() - this.#lastOfferAt < ms
+  /** Whether one of `senders` offered a block within the last `ms`: it pushes. */
+  offeredWithin (ms: number, senders: readonly string[]): boolean {
+    const now = Date.now()
+    return senders.some(sender => now - (this.#lastOfferFrom.get(sender) ?? -Infinity) < ms)
   }
 
   async #decide (offer: PushOffer, sender: string): Promise<PushReceiver | undefined> {
     const key = offer.cid.toString()
-    this.#lastOfferAt = Date.now()
+    this.#lastOfferFrom.set(sender, Date.now())
     if (!this.#firstOffers.has(key)) {
       this.#firstOffers.set(key, Date.now())
       // Oldest first: a map iterates in insertion order.

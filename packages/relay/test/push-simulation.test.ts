@@ -27,11 +27,11 @@ test('50 relays, 2 killed mid-run: every live relay holds every segment in time,
 
 test('the origin\'s uplink is busy before each offer: the first hop waits for the offer instead of asking the origin again', async () => {
   // Modelled fault: 2.5 s of other traffic ahead of each offer on the origin's uplink, longer than a
-  // relay ever waits for its parent's offer otherwise (the lab's capped origin sent 2.7 copies so).
-  const segments = 6
-  const result = await simulatePush({ ...DEFAULT_SIMULATION, relays: 12, segments, segmentMs: 3000, kills: 0, originBusyMs: 2500 })
+  // relay ever waits for a relay parent's offer (the lab's capped origin sent 2.7 copies so). First a
+  // quick warm-up, in which each relay is a first hop at least once (the same CIDs from the same seed):
+  // a relay learns from the origin's own offers that it pushes.
+  const result = await simulatePush({ ...DEFAULT_SIMULATION, relays: 6, segments: 6, segmentMs: 3000, kills: 0, originBusyMs: 2500, warmupSegments: 20 })
   const summary = JSON.stringify({ ...result, options: undefined, segments: undefined })
   assert.equal(result.missing, 0, `every relay holds every segment: ${summary}`)
-  // One copy per segment, and one more of the first: before any offer came, a relay cannot know the origin pushes.
-  assert.ok(result.originUploadPerStreamByte <= (segments + 1) / segments + 0.01, `the origin sends each segment once: ${summary}`)
+  assert.ok(result.originUploadPerStreamByte <= 1.05, `the origin sends each segment once: ${summary}`)
 })

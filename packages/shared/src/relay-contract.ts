@@ -44,8 +44,22 @@ export const relayRoutes = {
   metrics: (): string => '/metrics',
   /** DirectoryJson: the live relays, signed records. */
   directory: (): string => '/directory.json',
-  /** WindowJson: the signed announcements of a room's recent segments; a player adds its viewer token. */
-  window: (slug: string, viewer?: string): string => `/rooms/${room(slug)}/window.json${viewer === undefined ? '' : `?${VIEWER_TOKEN_PARAM}=${encodeURIComponent(viewer)}`}`,
+  /**
+   * WindowJson: the signed announcements of a room's recent segments and parts; a player adds its
+   * viewer token. With `wait`, the relay answers once `rendition` lists segment `msn` (or holds its
+   * part `part`), as an LL-HLS blocking playlist reload does, or after a few part targets anyway.
+   */
+  window: (slug: string, viewer?: string, wait?: WindowWait): string => {
+    const query = new URLSearchParams()
+    if (viewer !== undefined) query.set(VIEWER_TOKEN_PARAM, viewer)
+    if (wait !== undefined) {
+      query.set(WINDOW_WAIT_PARAM, rendition(wait.rendition))
+      query.set('_HLS_msn', String(Math.floor(wait.msn)))
+      if (wait.part !== undefined) query.set('_HLS_part', String(Math.floor(wait.part)))
+    }
+    const text = query.toString()
+    return `/rooms/${room(slug)}/window.json${text === '' ? '' : `?${text}`}`
+  },
   /**
    * WindowHistoryJson: one rendition's signed announcements older than `before` (a seq), newest
    * `limit` of them (at most WINDOW_HISTORY_MAX_LIMIT), for a viewer who rewinds.
@@ -154,10 +168,25 @@ export function parseRelayStatus (value: unknown): RelayStatusJson | undefined {
   return result.success ? result.output : undefined
 }
 
-/** `/rooms/<room>/window.json`: per rendition, the signed envelopes of the recent segments. */
+/** The query parameter of `window.json` that names the rendition a waiting request waits on. */
+export const WINDOW_WAIT_PARAM = 'wait'
+
+/** What a `window.json` request waits for: `rendition` listing segment `msn`, or holding its part `part`. */
+export interface WindowWait {
+  rendition: string
+  msn: number
+  part?: number
+}
+
+/**
+ * `/rooms/<room>/window.json`: per rendition, the signed envelopes of the recent segments, and (when
+ * the origin cuts LL-HLS parts) of the parts the relay holds of the newest segments and of the one in
+ * progress, oldest first.
+ */
 export interface WindowJson {
   room: string
   renditions: Record<string, Array<{ envelope: SignedEnvelope, storedAt: number | null }>>
+  parts?: Record<string, Array<{ envelope: SignedEnvelope }>>
 }
 
 /** Most entries a page of window history holds, and how many a request without `limit` gets. */
