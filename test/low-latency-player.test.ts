@@ -18,11 +18,11 @@ import { openWatchPage } from './src/watch-page.ts'
 
 const PLAY_S = 60
 /**
- * How far behind the live edge the viewer may be, by the program date time on screen: the parts'
- * hold-back (3 part targets) on top of the origin's and the relay's share (about a part each), with a
- * second of room for this shared 2-core machine.
+ * How far behind the live edge the viewer may be (p50), by the program date time on screen: the issue's
+ * p99 bound. The parts' hold-back is 3 part targets (1 s); the origin's and the relay's share about a
+ * part each; measured here 1.6 s (2.5 s before hls.js was let catch up, and with another test running).
  */
-const TARGET_MS = 3_000
+const TARGET_MS = 2_500
 
 const devnet = await devnetForTest('low-latency-player', { relays: 1, renditions: '240p', partDuration: 0.333, site: true })
 const relay = devnet.relays[0]!

@@ -34,14 +34,21 @@ const SAMPLE_MS = 2_000
 /** Playback before measuring: viewers find each other and settle at their mode's distance from the edge. */
 const SETTLE_MS = 15_000
 
-async function measureMode (browser: Browser, devnet: Devnet, mode: LatencyMode, options: { viewers: number, seconds: number }): Promise<ModeResult> {
+interface ViewersOptions {
+  viewers: number
+  seconds: number
+  /** The viewers' peer-to-peer (watch.html?p2p=off turns it off); on by default. */
+  p2p?: 'on' | 'off'
+}
+
+async function measureMode (browser: Browser, devnet: Devnet, mode: LatencyMode, options: ViewersOptions): Promise<ModeResult> {
   const context = await browser.newContext()
   try {
     const pages: Page[] = []
     for (let i = 0; i < options.viewers; i++) {
       const page = await context.newPage()
       await watchPlayerPage(page)
-      await page.goto(`${devnet.site!.url}watch.html?room=${devnet.room}&latency=${mode}`)
+      await page.goto(`${devnet.site!.url}watch.html?room=${devnet.room}&latency=${mode}&p2p=${options.p2p ?? 'on'}`)
       pages.push(page)
     }
     for (const page of pages) {
@@ -72,7 +79,7 @@ async function measureMode (browser: Browser, devnet: Devnet, mode: LatencyMode,
   }
 }
 
-export async function measureLowLatencyViewers (options: { viewers: number, seconds: number }): Promise<LowLatencyViewersResult> {
+export async function measureLowLatencyViewers (options: ViewersOptions): Promise<LowLatencyViewersResult> {
   const devnet = await startDevnet({ relays: 1, renditions: '240p', partDuration: PART_SECONDS, site: true, log: null })
   // Local ICE candidates as plain addresses, not mDNS names (no STUN/TURN anywhere: host candidates only).
   const browser = await launchChromium(['--disable-features=WebRtcHideLocalIpsWithMdns'])

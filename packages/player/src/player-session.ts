@@ -50,6 +50,8 @@ const RETRY_AFTER_MS = 10_000
 /** A live playlist that has not grown for this many target durations (and at least 6 s): no signal. */
 const STALL_TARGET_DURATIONS = 3
 const MIN_STALL_MS = 6_000
+/** The fastest hls.js plays a low-latency viewer who fell behind its target, to get back to it. */
+const LOW_LATENCY_CATCH_UP_RATE = 1.15
 
 /** One rendition in the quality menu. */
 export interface QualityOption {
@@ -323,6 +325,7 @@ export class PlayerSession {
       this.#setView('error', 'This browser cannot play this stream (it lacks Media Source Extensions). Try a current Firefox, Chrome, Edge or Safari.')
       return
     }
+    const lowest = (this.#options.latency ?? 'lowest') === 'lowest' && this.#options.recording === undefined
     const hls = new Hls({
       pLoader: createPlaylistLoader(this.#source),
       fLoader: createSegmentLoader(this.#pool, this.#ledger, this.#source, {
@@ -332,7 +335,10 @@ export class PlayerSession {
       // The ESM build has no inline worker; 1 s TS segments transmux cheaply on the main thread.
       enableWorker: false,
       // Used only where the playlists list parts, which they do only in the `lowest` latency mode.
-      lowLatencyMode: (this.#options.latency ?? 'lowest') === 'lowest' && this.#options.recording === undefined,
+      lowLatencyMode: lowest,
+      // Near the edge the buffer is too thin for LiveRewind's catch-up (it wants 4 s): hls.js's own
+      // brings a viewer who fell behind (a slow part, a wait for another viewer) back to the hold-back.
+      maxLiveSyncPlaybackRate: lowest ? LOW_LATENCY_CATCH_UP_RATE : 1,
       backBufferLength: 30,
       startPosition
     })

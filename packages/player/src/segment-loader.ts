@@ -30,10 +30,15 @@ export interface PeerAssist {
 
 /** The `bytesBySource` key for bytes that came from other viewers. */
 export const PEERS_SOURCE = 'peers'
-/** What must be left in the buffer when a peer attempt gives up and a relay is asked instead. */
+/**
+ * What must be left in the buffer when a peer attempt gives up and a relay is asked instead, and the
+ * longest random wait for another viewer to fetch a fresh segment first: for a 1 s segment. An LL-HLS
+ * part gets its share of both (at least PART_SHARE_MIN): near the live edge the buffer holds about
+ * three parts, and a relay sends a part in a fraction of the time a segment takes.
+ */
 const RELAY_RESERVE_S = 0.8
-/** The longest random wait for another viewer to fetch a fresh segment first. */
 const MAX_PEER_WAIT_MS = 1200
+const PART_SHARE_MIN = 0.3
 /** The least time worth giving another viewer (a LAN transfer of a segment takes tens of ms). */
 const MIN_PEER_ATTEMPT_MS = 150
 /** The longest one attempt at a viewer may take. */
@@ -62,7 +67,8 @@ export function createSegmentLoader (pool: RelayPool, ledger: SegmentLedger, sou
       const swarm = peers?.source()
       // An fMP4 init section (sn 'initSegment') is a few KiB, wanted at once: straight to a relay.
       if (peers !== undefined && swarm !== undefined && swarm.peers() > 0 && typeof context.frag.sn === 'number') {
-        const fromPeer = await this.#fromPeers(swarm, peers, cid, parsed, context)
+        const share = context.part === null ? 1 : Math.min(1, Math.max(PART_SHARE_MIN, context.part.duration / context.frag.duration))
+        const fromPeer = await this.#fromPeers(swarm, peers, cid, parsed, context, share)
         if (this.cancelled) return { kind: 'error', code: 0, text: 'aborted' }
         if (fromPeer !== undefined) return fromPeer
       }
@@ -102,17 +108,18 @@ export function createSegmentLoader (pool: RelayPool, ledger: SegmentLedger, sou
     }
 
     /** The segment from another viewer, verified, or undefined when the relays should be asked. */
-    async #fromPeers (swarm: PeerSource, assist: PeerAssist, cid: string, parsed: NonNullable<ReturnType<typeof tryParseCid>>, context: FragmentLoaderContext): Promise<LoadOutcome | undefined> {
+    /** `share`: the part of a segment being loaded (1 for a whole one), which scales the reserve and the wait. */
+    async #fromPeers (swarm: PeerSource, assist: PeerAssist, cid: string, parsed: NonNullable<ReturnType<typeof tryParseCid>>, context: FragmentLoaderContext, share: number): Promise<LoadOutcome | undefined> {
       const started = performance.now()
       const buffer = assist.bufferAhead()
       /** What the buffer can spend on other viewers and still leave a relay its reserve, ms. */
-      const spare = (buffer - RELAY_RESERVE_S) * 1000
+      const spare = (buffer - RELAY_RESERVE_S * share) * 1000
       if (spare < MIN_PEER_ATTEMPT_MS) return undefined
       if (!swarm.has(cid)) {
         // A random wait: whoever's ends first fetches from a relay, the others get it from that viewer.
         // Viewers at the live edge all ask for a new segment within a moment of each other, so the wait
         // is what lets them share it at all.
-        const waited = await swarm.waitFor(cid, Math.random() * Math.min(MAX_PEER_WAIT_MS, spare))
+        const waited = await swarm.waitFor(cid, Math.random() * Math.min(MAX_PEER_WAIT_MS * share, spare))
         if (!waited || this.cancelled) return undefined
       }
       const timeout = Math.min(PEER_TIMEOUT_MS, spare - (performance.now() - started))
