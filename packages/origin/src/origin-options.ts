@@ -219,8 +219,8 @@ one tone per stream`
     help: `seconds per LL-HLS part, e.g. 0.333 (default ${DEFAULT_PART_DURATION}: no parts): the
 MPEG-TS renditions are cut by the origin as ffmpeg encodes them, and each
 part is stored as a block and announced on the room's parts topic at once,
-for relays that serve low-latency HLS; segments are announced as before.
-At most half a segment`
+for relays that serve low-latency HLS and for the player's low-latency
+mode; segments are announced as before. At most half a segment`
   },
   {
     name: 'room-key',
