@@ -336,9 +336,8 @@ export class PlayerSession {
       enableWorker: false,
       // Used only where the playlists list parts, which they do only in the `lowest` latency mode.
       lowLatencyMode: lowest,
-      // Near the edge the buffer is too thin for LiveRewind's catch-up (it wants 4 s): hls.js's own
-      // brings a viewer who fell behind (a slow part, a wait for another viewer) back to the hold-back.
-      maxLiveSyncPlaybackRate: lowest ? LOW_LATENCY_CATCH_UP_RATE : 1,
+      // Set while the playlists list parts (below).
+      maxLiveSyncPlaybackRate: 1,
       backBufferLength: 30,
       startPosition
     })
@@ -353,6 +352,10 @@ export class PlayerSession {
     hls.on(Hls.Events.LEVEL_UPDATED, (_event, data) => {
       const details = data.details
       this.#targetDuration = details.targetduration
+      // Near the edge the buffer is too thin for LiveRewind's catch-up (it wants 4 s): while parts are
+      // played, hls.js's own brings a viewer who fell behind (a slow part, a wait for another viewer)
+      // back to the hold-back. It reads the setting at every check. Without parts LiveRewind does it.
+      hls.config.maxLiveSyncPlaybackRate = lowest && (details.partList?.length ?? 0) > 0 ? LOW_LATENCY_CATCH_UP_RATE : 1
       if (details.endSN > this.#newestSeq) {
         this.#newestSeq = details.endSN
         this.#lastGrowth = performance.now()
