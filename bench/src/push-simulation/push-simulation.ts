@@ -192,7 +192,8 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
       providers: others().map(simAddress),
       originLinked: relays,
       leaves: pushes.leaf() ? new Set([...leaves, self]) : leaves,
-      origins: links.connected(self, origin) ? [originAddress] : []
+      origins: links.connected(self, origin) ? [originAddress] : [],
+      originIds: links.connected(self, origin) ? [origin] : []
     }), pushes)
     fetchers.set(self, { fetch, stop: new AbortController() })
   }

@@ -92,6 +92,8 @@ export interface RelayPeers {
    * them alone (without any, a want to everyone connected).
    */
   origins: Multiaddr[]
+  /** Their peer ids. */
+  originIds: string[]
 }
 
 /** Waits `ms`, or less when `signal` aborts (never throws: the caller checks the signal). */
@@ -209,7 +211,7 @@ export function createBlockFetcher (node: P2PNode | PushNetwork, relayPeers: () 
   const fromTree = async (cid: CID, push: PushWait, order: readonly string[], turn: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
     const live = (relay: string): boolean => relay === self || net.connected(relay)
     // A first hop of an origin that pushes, before any offer of this block came (a declined one does not come again).
-    const origins = relayPeers().origins.flatMap(address => address.getComponents().filter(c => c.name === 'p2p').map(c => c.value ?? ''))
+    const origins = relayPeers().originIds
     const firstHop = livePushParent(order, turn, live) === undefined && pushes !== undefined && pushes.firstOfferAt(cid) === undefined && pushes.offeredWithin(ORIGIN_PUSHING_MS, origins)
     const deadline = Date.now() + Math.max(livePushDepth(order, turn, live) * hopWaitMs(), firstHop ? ORIGIN_OFFER_WAIT_MS : 0)
     for (;;) {

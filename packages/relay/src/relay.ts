@@ -161,8 +161,8 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
       const connection = node.libp2p.getConnections().find(c => c.remotePeer.toString() === record.peerId)
       if (connection !== undefined) providers.push(dialBack(connection))
     }
-    const origins = node.libp2p.getConnections().filter(c => roomKeys.has(c.remotePeer.toString())).map(dialBack)
-    return { providers, originLinked: linked, leaves, origins }
+    const toOrigins = node.libp2p.getConnections().filter(c => roomKeys.has(c.remotePeer.toString()))
+    return { providers, originLinked: linked, leaves, origins: toOrigins.map(dialBack), originIds: toOrigins.map(c => c.remotePeer.toString()) }
   }, pushes))
 
   const multiaddrs = (): string[] => node.libp2p.getMultiaddrs().map(String)

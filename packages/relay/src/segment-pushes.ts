@@ -32,6 +32,8 @@ const BAN_MS = 10 * 60_000
 const MAX_FORWARDS_IN_FLIGHT = 16
 /** CIDs whose first offer time is kept: a few segments of every rendition. */
 const OFFER_TIMES_KEPT = 256
+/** Senders whose newest offer time is kept (relays and origins are a few dozen; the rest is churn). */
+const SENDERS_KEPT = 256
 /** Slow pushes among the last RECENT_PUSHES that make this relay a leaf. */
 const SLOW_PUSHES = 2
 const RECENT_PUSHES = 4
@@ -104,7 +106,7 @@ export class SegmentPushes {
   readonly #banned = new Map<string, number>()
   /** When the first offer for each recent CID came, taken or not: how late offers are (`firstOfferAt`). */
   readonly #firstOffers = new Map<string, number>()
-  /** When the newest offer came from each sender (a few dozen peers at most: relays and origins). */
+  /** When the newest offer came from each sender, oldest first; bounded like `#firstOffers` (any peer may offer). */
   readonly #lastOfferFrom = new Map<string, number>()
   #forwarding = 0
   /** Whether each of the last RECENT_PUSHES pushes was slow, and until when this relay is a leaf. */
@@ -247,7 +249,10 @@ export class SegmentPushes {
 
   async #decide (offer: PushOffer, sender: string): Promise<PushReceiver | undefined> {
     const key = offer.cid.toString()
+    // Deleted first so that the map's order stays oldest offer first.
+    this.#lastOfferFrom.delete(sender)
     this.#lastOfferFrom.set(sender, Date.now())
+    if (this.#lastOfferFrom.size > SENDERS_KEPT) this.#lastOfferFrom.delete(this.#lastOfferFrom.keys().next().value!)
     if (!this.#firstOffers.has(key)) {
       this.#firstOffers.set(key, Date.now())
       // Oldest first: a map iterates in insertion order.
