@@ -4,6 +4,7 @@
  * on after an `#EXT-X-DISCONTINUITY`, and the segments' PTS/DTS go on forward from where they were,
  * so players that follow timestamps (mpv, ffplay, recordings) are not sent back in time. And a run
  * starts past the end saved in state.json even when that is ahead of the clock, in MPEG-TS and fMP4.
+ * mpv and ffplay play the segments across the restart to their end.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -18,6 +19,8 @@ import { eventually, startDevnet } from '@hivecast/devnet'
 import type { Devnet } from '@hivecast/devnet'
 import { startOrigin } from '../src/index.ts'
 import { listenToRoom, scratch } from './room-listener.ts'
+import { playWithFfplay, playWithMpv, servePlaylist } from './outside-players.ts'
+import type { Played } from './outside-players.ts'
 import { TICKS_PER_SECOND, decodeTimesRise, fetchSegments, relayEntries, ticksBetween, videoSpan } from './segment-timestamps.ts'
 
 const RENDITION = '240p'
@@ -25,8 +28,22 @@ const RENDITION = '240p'
 const SEGMENT_SECONDS = 1
 /** Segments compared on each side of the restart. */
 const AROUND = 3
+/** How far from the playlist's length an outside player's clock may end (its first reading, frame and audio granularity). */
+const PLAYED_TOLERANCE_SECONDS = 1.5
 
-test('the origin is killed and restarted: the timestamps after the restart go on forward from those before', async t => {
+/** MPEG-TS remuxed by ffmpeg without -copyts: its timestamps start near 0, as a restarted origin's once did. */
+async function restampedFromZero (bytes: Uint8Array): Promise<Uint8Array> {
+  const dir = await mkdtemp(join(tmpdir(), 'hivecast-restamp-'))
+  try {
+    await writeFile(join(dir, 'in.ts'), bytes)
+    await promisify(execFile)('ffmpeg', ['-v', 'error', '-i', join(dir, 'in.ts'), '-map', '0', '-c', 'copy', '-f', 'mpegts', join(dir, 'out.ts')])
+    return await readFile(join(dir, 'out.ts'))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+test('the origin is killed and restarted: the timestamps after the restart go on forward from those before, and mpv and ffplay play across it', async t => {
   const lines: string[] = []
   const dataDir = await mkdtemp(join(tmpdir(), 'hivecast-timestamps-'))
   let passed = false
@@ -62,7 +79,27 @@ test('the origin is killed and restarted: the timestamps after the restart go on
   assert.ok(gap / TICKS_PER_SECOND < SEGMENT_SECONDS + restartSeconds, `timestamps jumped ${(gap / TICKS_PER_SECOND).toFixed(3)} s ahead across a restart of ${restartSeconds.toFixed(1)} s`)
 
   // Read one after another, as ffmpeg reads the relay's playlist across the restart: decode times rise throughout.
-  assert.deepEqual(await decodeTimesRise(await fetchSegments(relay, [...beforeRestart, ...afterRestart].map(e => e.cid))), [])
+  const around = [...beforeRestart, ...afterRestart]
+  const bytes = await fetchSegments(relay, around.map(e => e.cid))
+  assert.deepEqual(await decodeTimesRise(bytes), [])
+
+  // mpv and ffplay play the segments across the restart to the end. The control is the same segments
+  // with the restarted run's timestamps starting near 0, as ffmpeg's own do: the check must catch it.
+  const served = await servePlaylist(around.map((e, i) => ({ bytes: bytes[i]!, duration: e.duration, discontinuity: e.discontinuity })))
+  const afterBytes = await restampedFromZero(Buffer.concat(bytes.slice(AROUND)))
+  const control = await servePlaylist([
+    ...beforeRestart.map((e, i) => ({ bytes: bytes[i]!, duration: e.duration, discontinuity: false })),
+    { bytes: afterBytes, duration: afterRestart.reduce((sum, e) => sum + e.duration, 0), discontinuity: true }
+  ])
+  t.after(async () => { await Promise.all([served.close(), control.close()]) })
+  const timeout = (served.seconds + 30) * 1000
+  const played = await Promise.all([served, control].flatMap(p => [playWithMpv(p.url, timeout), playWithFfplay(p.url, timeout)]))
+  // Their clocks run through the playlist and jump the restart's gap with the timestamps.
+  const expected = served.seconds + gap / TICKS_PER_SECOND
+  for (const [index, p] of played.entries()) t.diagnostic(`${index < 2 ? 'the relay\'s segments' : 'the control'}: ${p.player}'s clock moved ${p.playedSeconds.toFixed(2)} s (${served.seconds.toFixed(2)} s of segments and a ${(gap / TICKS_PER_SECOND).toFixed(2)} s gap)${[...p.resets, ...p.remarks].length > 0 ? `, saying ${JSON.stringify([...p.resets, ...p.remarks].slice(0, 2))}` : ''}`)
+  const wholeAndQuiet = (p: Played): boolean => Math.abs(p.playedSeconds - expected) <= PLAYED_TOLERANCE_SECONDS && p.resets.length === 0
+  for (const p of played.slice(0, 2)) assert.ok(wholeAndQuiet(p), `${p.player}'s clock moved ${p.playedSeconds.toFixed(2)} s across the restart, not ${expected.toFixed(2)} s (resets: ${JSON.stringify(p.resets)})`)
+  for (const p of played.slice(2)) assert.ok(!wholeAndQuiet(p), `${p.player} played the control (timestamps from 0 after the restart) without a sign of it: the check cannot fail`)
 
   // The restarted origin found where to start in its own state, saved with the sequence numbers.
   const saved = JSON.parse(await readFile(join(dataDir, 'origin', 'state.json'), 'utf8')) as { announcedEnd?: number }
