@@ -34,8 +34,8 @@ export interface OriginOptions {
    * Seconds per LL-HLS part: the origin cuts the MPEG-TS renditions itself from ffmpeg's continuous
    * output (stream-segmenter.ts), and each part of about this length is stored as a block and announced
    * on the room's parts topic as soon as its frames are encoded; 0 turns parts off. At most half the
-   * segment duration. Default 0 (off): the player does not play parts yet, so only LL-HLS clients
-   * reading relays' playlists gain from them.
+   * segment duration. Default 0 (off): parts triple the signed announcements and cost picture quality
+   * (x264 `zerolatency`); docs/architecture.md says why they stay off until the lab has run with them.
    */
   partDuration?: number
   /** Seconds between room thumbnails (JPEG, announced for room lists); 0 turns them off. Default 10. */
@@ -92,7 +92,7 @@ export const DEFAULT_HTTP = '127.0.0.1:8090'
 export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/9090'
 export const DEFAULT_SEGMENT_DURATION = 1
 export const DEFAULT_RECORDING_INTERVAL = 600
-/** Off: ffmpeg 5.1's hls muxer writes a segment only when it ends, so parts gain no latency yet. */
+/** Off: see `partDuration`. */
 export const DEFAULT_PART_DURATION = 0
 export const DEFAULT_THUMBNAIL_INTERVAL = 10
 /** The test pattern's frame rate (other inputs keep their own); segments are whole GOPs of it. */

@@ -2,7 +2,8 @@
  * LL-HLS parts at the origin: a segment is cut into parts of whole MPEG-TS packets at video PES
  * boundaries (also across the 33-bit timestamp wrap), and a running origin announces each part of every
  * segment (of a video and an audio-only rendition), signed on the room's parts topic, as it is encoded,
- * well before its segment; the parts' blocks joined are exactly the segment's block.
+ * well before its segment; the parts' blocks joined are exactly the segment's block. A recording made
+ * with parts on is made as one without them: of the whole segments, in the same files and playlists.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -10,15 +11,18 @@ import { execFile } from 'node:child_process'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { unixfs } from '@helia/unixfs'
 import { CID } from 'multiformats/cid'
 import { roomPartsTopic, roomTopic, verifyPartEnvelope, verifyRoomMessage } from '@hivecast/shared'
 import { getBlock } from '@hivecast/shared/node'
 import { eventually } from '@hivecast/devnet'
 import type { PartAnnouncement, SegmentAnnouncement } from '@hivecast/shared'
+import type { P2PNode } from '@hivecast/shared/node'
 import { startOrigin } from '../src/index.ts'
 import { PartCutter } from '../src/part-cutter.ts'
 import { pesStart } from '../src/mpegts-timestamps.ts'
 import { listenToRoom, scratch } from './room-listener.ts'
+import type { Scratch } from './room-listener.ts'
 
 const ROOM = 'parts-test'
 
@@ -109,18 +113,62 @@ test('the origin announces every part signed, before its segment, and the parts 
   space.passed()
 })
 
-test('with parts off (--part-duration 0) the origin announces segments and no parts', async t => {
-  const space = await scratch(t, 'no-parts')
-  const dataDir = join(space.dir, 'origin')
-  await mkdir(dataDir)
-  const origin = await startOrigin({ room: ROOM, dataDir, http: '127.0.0.1:0', listen: ['/ip4/127.0.0.1/tcp/0'], renditions: ['240p'], thumbnailInterval: 0, partDuration: 0, log: line => space.logs.push(line) })
-  space.running.add(origin)
-  const { peer, segments } = await listenToRoom(origin, ROOM, space)
-  let parts = 0
-  peer.libp2p.services.pubsub.addEventListener('message', event => { if (event.detail.topic === roomPartsTopic(ROOM)) parts++ })
-  peer.libp2p.services.pubsub.subscribe(roomPartsTopic(ROOM))
-  await eventually('3 segments', () => segments.length >= 3 ? true : undefined, 60_000)
-  assert.equal(parts, 0)
-  assert.equal(origin.status().parts, null)
-  space.passed()
+/** What a test needs of a recording: its files, its rendition's playlist and segments (name -> CID). */
+interface ReadRecording { files: string[], playlist: string, segments: Map<string, string> }
+
+async function readRecording (peer: P2PNode, cid: string, rendition: string): Promise<ReadRecording> {
+  const fs = unixfs(peer)
+  const root = CID.parse(cid)
+  const signal = AbortSignal.timeout(10_000)
+  const files: string[] = []
+  for await (const entry of fs.ls(root, { signal })) files.push(entry.name)
+  const segments = new Map<string, string>()
+  for await (const entry of fs.ls(root, { path: rendition, signal })) segments.set(entry.name, entry.cid.toString())
+  const chunks: Uint8Array[] = []
+  for await (const chunk of fs.cat(root, { path: `${rendition}.m3u8`, signal })) chunks.push(chunk)
+  return { files, playlist: Buffer.concat(chunks).toString('utf8'), segments }
+}
+
+/** A playlist's kinds of line: numbers, times and names blanked, so two sessions' playlists compare. */
+function playlistShape (playlist: string): string[] {
+  return [...new Set(playlist.split('\n').map(line => line.replace(/\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-][\d:]+)/g, 'T').replace(/\d+(\.\d+)?/g, 'N')))].sort()
+}
+
+test('a recording made with parts on is made as one without: the same files and playlist, of the whole segments announced, no parts', async t => {
+  const spaces: Scratch[] = []
+  /** An origin with `partDuration`, until its first interim recording holds 4 segments. */
+  const record = async (partDuration: number): Promise<{ recording: ReadRecording, segments: SegmentAnnouncement[], parts: Set<string> }> => {
+    const room = `${ROOM}-${partDuration > 0 ? 'on' : 'off'}`
+    const space = await scratch(t, room)
+    spaces.push(space)
+    const dataDir = join(space.dir, 'origin')
+    await mkdir(dataDir)
+    const origin = await startOrigin({ room, dataDir, http: '127.0.0.1:0', listen: ['/ip4/127.0.0.1/tcp/0'], renditions: ['240p'], thumbnailInterval: 0, recordingInterval: 2, partDuration, log: line => space.logs.push(line) })
+    space.running.add(origin)
+    const { peer, segments } = await listenToRoom(origin, room, space)
+    const parts = new Set<string>()
+    peer.libp2p.services.pubsub.addEventListener('message', event => {
+      if (event.detail.topic !== roomPartsTopic(room)) return
+      void verifyPartEnvelope(event.detail.data, [origin.key]).then(r => { if (r.ok) parts.add(r.value.announcement.cid) })
+    })
+    peer.libp2p.services.pubsub.subscribe(roomPartsTopic(room))
+    const made = await eventually(`an interim recording of 4 segments with parts ${partDuration > 0 ? 'on' : 'off'}`, () => origin.status().recording.recordings.find(r => r.segments >= 4), 60_000)
+    return { recording: await readRecording(peer, made.cid, '240p'), segments, parts }
+  }
+  const [on, off] = await Promise.all([record(0.333), record(0)])
+  assert.ok(on.parts.size > 0, 'parts were announced with parts on')
+  assert.equal(off.parts.size, 0, 'no parts with --part-duration 0')
+  assert.deepEqual(on.recording.files, off.recording.files)
+  assert.deepEqual(playlistShape(on.recording.playlist), playlistShape(off.recording.playlist))
+  for (const [mode, made] of [['on', on], ['off', off]] as const) {
+    assert.ok(made.recording.segments.size >= 4, `parts ${mode}: ${made.recording.segments.size} segments recorded`)
+    for (const [name, cid] of made.recording.segments) {
+      const seq = Number(/^(\d+)\.ts$/.exec(name)?.[1])
+      assert.equal(cid, made.segments.find(s => s.seq === seq)?.cid, `parts ${mode}: ${name} is the segment announced as seq ${seq}`)
+      assert.ok(!made.parts.has(cid), `parts ${mode}: ${name} is a part`)
+      assert.ok(made.recording.playlist.includes(`240p/${name}`), `parts ${mode}: the playlist lists ${name}`)
+    }
+  }
+  t.diagnostic(`recorded with parts on: ${on.recording.segments.size} segments (${on.parts.size} parts announced); off: ${off.recording.segments.size}`)
+  for (const space of spaces) space.passed()
 })
