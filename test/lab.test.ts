@@ -14,8 +14,9 @@
  * stream and viewers shared 0-4.3 %; after it, 1.14-1.61 copies and 24.6-47 % in six runs, until a
  * CI run reached 2.69 again; since first hops wait for the origin's offer (docs/architecture.md, "The
  * same loop, once more"), 1.15-1.22 and 45-50 % in three. Stalls are printed, not asserted. After the
- * measured stretch the origin's uplink is squeezed to 1.2x for 15 s (gaps the relays listed printed,
- * goal 0) and the link of the relay most viewers watch from is cut: every viewer must still receive
+ * measured stretch the origin's uplink is squeezed to 1.2x for 15 s: relays may list gaps meanwhile, but
+ * must fill every one in later, and the recording an archiving relay serves must hold every segment of
+ * the squeeze. Then the link of the relay most viewers watch from is cut: every viewer must still receive
  * segments in the second half of the cut.
  */
 import assert from 'node:assert/strict'
@@ -44,7 +45,7 @@ interface LabResult {
   glassToGlassP50Ms: number
   originLagP50Ms: number
   turnOff: { stalls: number } | null
-  squeeze: { gaps: number, behindAfter: number, stalls: number } | null
+  squeeze: { gaps: number, filled: number, behindAfter: number, stalls: number, recording: { cid: string, inStretch: number, missing: number, gaps: number } | null } | null
   linkCut: { relay: string, viewersOnIt: number, stalls: number, receiving: number } | null
 }
 
@@ -80,13 +81,18 @@ test('the quick network lab: each home NATs as built, every NATed viewer plays o
   assert.ok(result.peerShare >= ASSERTED.peerShare, `viewers got ${(result.peerShare * 100).toFixed(1)} % from each other (at least ${ASSERTED.peerShare * 100} %)`)
   assert.ok(result.turnOff !== null && Number.isInteger(result.turnOff.stalls), 'the TURN-off stretch was watched')
   const { squeeze, linkCut } = result
-  assert.ok(squeeze !== null && [squeeze.gaps, squeeze.behindAfter, squeeze.stalls].every(Number.isInteger), 'the squeeze was run and every relay\'s gaps counted')
+  assert.ok(squeeze !== null && [squeeze.gaps, squeeze.filled, squeeze.behindAfter, squeeze.stalls].every(Number.isInteger), 'the squeeze was run and every relay\'s gaps counted')
+  // Relays get every segment, maybe later: a gap of the squeeze is fetched again and filled in.
+  assert.equal(squeeze.filled, squeeze.gaps, `the relays filled ${squeeze.filled} of the ${squeeze.gaps} gaps the squeeze left`)
+  // Nothing of the squeeze is lost from the recording an archiving relay serves.
+  assert.ok(squeeze.recording !== null && squeeze.recording.inStretch > 0, `the squeeze's stretch is in a recording: ${JSON.stringify(squeeze.recording)}`)
+  assert.deepEqual([squeeze.recording.missing, squeeze.recording.gaps], [0, 0], `segments missing and gaps in the recording's squeeze: ${JSON.stringify(squeeze.recording)}`)
   assert.ok(linkCut !== null && Number.isInteger(linkCut.stalls), 'the link cut was watched')
   // Its viewers moved on: a player gives a relay 4 s per attempt, and the second half of the cut is longer.
   assert.equal(linkCut.receiving, result.natViewers, `every viewer still received segments after ${linkCut.relay}'s link was cut: ${last}`)
   console.log(`scenario 1, scaled for --quick: origin upload per stream byte ${result.originUploadPerStreamByte.toFixed(2)} (goal <= ${SCENARIO.originUploadPerStreamByte}), ` +
     `peer share ${(result.peerShare * 100).toFixed(1)} % (goal >= ${SCENARIO.peerShare * 100} %), stalls ${result.stalls} (goal ${SCENARIO.stalls}); ` +
     `glass-to-glass p50 ${result.glassToGlassP50Ms} ms, of which the origin's lag ${result.originLagP50Ms} ms; ` +
-    `TURN off: ${result.turnOff.stalls} stalls (goal 0); origin squeezed: ${squeeze.gaps} gaps over the relays (goal 0), ${squeeze.stalls} stalls; ` +
+    `TURN off: ${result.turnOff.stalls} stalls (goal 0); origin squeezed: ${squeeze.gaps} gaps over the relays, ${squeeze.filled} filled later, ${squeeze.stalls} stalls, ${squeeze.recording.inStretch} segments of it in the recording, none missing; ` +
     `${linkCut.relay} cut with ${linkCut.viewersOnIt} viewers on it: ${linkCut.stalls} stalls (goal 0)`)
 })

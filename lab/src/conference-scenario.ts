@@ -19,6 +19,8 @@ import { makeLabCertificate, trustLabCa } from './lab-ca.ts'
 import type { LabOptions } from './lab-options.ts'
 import { capEgress, capLink, sentBytes } from './link-shaper.ts'
 import { probeNat } from './nat-probe.ts'
+import { checkRecording } from './recording-check.ts'
+import type { RecordingCheck } from './recording-check.ts'
 import { addInternet, addPublicHost, CONTROL_ADDRESS, inNamespace, INTERNET_NS, sh } from './namespaces.ts'
 import type { PublicHost } from './namespaces.ts'
 
@@ -34,6 +36,18 @@ const SAMPLE_MS = 5_000
  * segment up 10 s after its announcement (its fetch budget), so any gap of the squeeze is counted by then.
  */
 const SQUEEZE_RECOVERY_MS = 12_000
+/**
+ * Then how long relays get to fill in their gaps: a relay fetches a gap again 5, 15, 45 and 105 s
+ * after giving it up (room-follower.ts), from the other relays but the last time, from the origin too.
+ * A segment no relay got (all gave it up) is filled by the last try only.
+ */
+const SQUEEZE_REFILL_MS = 120_000
+/** Seconds between the origin's interim recordings: the squeeze's recording check reads one made after it. */
+const RECORDING_INTERVAL = 30
+/** How long the check waits for the archiving relay to pin a recording made after the squeeze. */
+const RECORDING_WAIT_MS = 90_000
+/** The relay that pins recordings (relay-1, a fast one). */
+const ARCHIVING_RELAY = 0
 
 export interface LabResult {
   quick: boolean
@@ -69,7 +83,17 @@ export interface LabResult {
    * The origin's uplink squeezed to `factor` x the ladder, then given back: segments the relays listed
    * as gaps meanwhile and in the recovery after it, the most any relay was behind at the end, and stalls.
    */
-  squeeze: { seconds: number, factor: number, gaps: number, behindAfter: number, stalls: number } | null
+  squeeze: {
+    seconds: number
+    factor: number
+    gaps: number
+    /** Of those gaps, the ones relays filled in later (fetched again), by the end of SQUEEZE_REFILL_MS. */
+    filled: number
+    behindAfter: number
+    stalls: number
+    /** The squeeze's stretch in the recording, as the archiving relay serves it. */
+    recording: RecordingCheck | null
+  } | null
   /**
    * The link of the relay most viewers watched from, cut: the viewers it had, the stalls while it was
    * down, and the viewers that still received segments in the stretch's second half.
@@ -79,25 +103,27 @@ export interface LabResult {
 
 /** A relay's /status, the parts the lab reads: per room its renditions' gaps and lag, and its own viewers. */
 interface RelayRoomsStatus {
-  rooms: Record<string, { renditions: Record<string, { gaps: number, behind: number }>, viewers: { local: number } }>
+  rooms: Record<string, { renditions: Record<string, { gaps: number, filled: number, behind: number }>, viewers: { local: number } }>
 }
 
 async function relayStatus (url: string): Promise<RelayRoomsStatus | undefined> {
   return await fetch(`${url}/status`, { signal: AbortSignal.timeout(5_000) }).then(async r => await r.json() as RelayRoomsStatus).catch(() => undefined)
 }
 
-/** Gaps listed and segments behind, over every relay that answers, in `room`. */
-async function relayLag (devnet: Devnet): Promise<{ gaps: number, behind: number }> {
+/** Gaps listed, gaps filled in later and segments behind, over every relay that answers, in `room`. */
+async function relayLag (devnet: Devnet): Promise<{ gaps: number, filled: number, behind: number }> {
   let gaps = 0
+  let filled = 0
   let behind = 0
   for (const relay of devnet.relays) {
     const renditions = Object.values((await relayStatus(relay.url))?.rooms[devnet.room]?.renditions ?? {})
     for (const r of renditions) {
       gaps += r.gaps
+      filled += r.filled
       behind = Math.max(behind, r.behind)
     }
   }
-  return { gaps, behind }
+  return { gaps, filled, behind }
 }
 
 /** Stalls of all viewers since `before` (each viewer's `playerStalls` then). */
@@ -192,6 +218,10 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
       ports: { relays: relayHosts.map(() => RELAY_HTTPS_PORT) },
       relayTls: { certFile: certificate.certFile, keyFile: certificate.keyFile },
       turn,
+      // One relay pins the recordings, so the squeeze's stretch is checked in the recording people get.
+      // (With all four pinning, pins fetched during the squeeze crowded the origin's squeezed uplink.)
+      relayArgs: relayHosts.map((_, i) => i === ARCHIVING_RELAY ? ['--archive'] : undefined),
+      recordingInterval: RECORDING_INTERVAL,
       log: processLog
     })
     const net = devnet
@@ -288,13 +318,24 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
       log(`squeezing the origin's uplink to ${options.squeezeFactor}x the ladder for ${options.squeezeSeconds} s`)
       const before = await Promise.all(viewers.pages.map(playerStalls))
       const lag0 = await relayLag(net)
+      const from = Date.now()
       await capEgress(originHost.ns, originHost.link, ladder * options.squeezeFactor / 1e6)
       await sleep(options.squeezeSeconds * 1000)
       await capEgress(originHost.ns, originHost.link, originUplinkMbit)
+      const squeezedUntil = Date.now()
       log(`uplink given back; ${SQUEEZE_RECOVERY_MS / 1000} s for the relays to catch up`)
       await sleep(SQUEEZE_RECOVERY_MS)
       const lag = await relayLag(net)
-      squeeze = { seconds: options.squeezeSeconds, factor: options.squeezeFactor, gaps: lag.gaps - lag0.gaps, behindAfter: lag.behind, stalls: await stallsSince(viewers.pages, before) }
+      const stalls = await stallsSince(viewers.pages, before)
+      const refillUntil = Date.now() + SQUEEZE_REFILL_MS
+      let filled = lag
+      while (filled.filled - lag0.filled < lag.gaps - lag0.gaps && Date.now() < refillUntil) {
+        await sleep(2_000)
+        filled = await relayLag(net)
+      }
+      log(`checking the squeeze's stretch in the recording on relay-${ARCHIVING_RELAY + 1}`)
+      const recording = await checkRecording(net.relays[ARCHIVING_RELAY]!.url, net.room, [net.origin.key], options.renditions.split(','), from, squeezedUntil, RECORDING_WAIT_MS)
+      squeeze = { seconds: options.squeezeSeconds, factor: options.squeezeFactor, gaps: lag.gaps - lag0.gaps, filled: filled.filled - lag0.filled, behindAfter: lag.behind, stalls, recording }
       log(`squeeze: ${JSON.stringify(squeeze)}`)
     }
 

@@ -160,6 +160,16 @@ export function createMetrics (source: MetricsSource): Registry {
         Object.entries(r.renditions).map(([rendition, s]): [Record<string, string>, number] => [{ room, rendition }, s.gaps])))
     }
   })
+  new Counter({
+    name: 'hivecast_relay_segment_gaps_filled_total',
+    help: 'Gaps fetched later after all (a squeezed origin uplink, a short partition) and listed since, by room and rendition',
+    labelNames: ['room', 'rendition'],
+    registers,
+    collect () {
+      mirror(this, Object.entries(source.status().rooms).flatMap(([room, r]) =>
+        Object.entries(r.renditions).map(([rendition, s]): [Record<string, string>, number] => [{ room, rendition }, s.filled])))
+    }
+  })
   new Gauge({
     name: 'hivecast_relay_segments_behind',
     help: 'Announced segments newer than the newest stored one: lag behind the live edge, in segments',

@@ -67,6 +67,8 @@ export interface RelayOptions {
   viewersPerAddress?: number
   /** Budget to fetch one block, retry included (ms). Default 10 s. */
   fetchTimeoutMs?: number
+  /** The first wait before a segment listed as a gap is fetched again (ms); three more tries follow, 2, 6 and 12 times as late. Default 5 s. */
+  gapRetryMs?: number
   /** Fetch and pin every recording announced in the followed rooms, and serve it by path. Default false. */
   archive?: boolean
   /** Budget to fetch one recording's whole DAG (ms). Default 5 minutes. */

@@ -20,7 +20,7 @@ import { SegmentPushes } from './segment-pushes.ts'
 import { UploadThrottle } from './upload-throttle.ts'
 import { ViewerCount } from './viewer-count.ts'
 import { ViewerTokens } from './viewer-tokens.ts'
-import type { BlockFetcher } from './block-fetcher.ts'
+import type { BlockFetcher, RelayPeers } from './block-fetcher.ts'
 import { loadTls } from './relay-options.ts'
 import { IceServers, loadTurnSecret } from './ice-servers.ts'
 import { RELAY_DEFAULTS, roomOptions, validateRelayOptions } from './relay-option-table.ts'
@@ -111,7 +111,9 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
       retentionMs: options.retentionMs ?? RELAY_DEFAULTS.retentionMs,
       rewindMs: options.rewindMs ?? RELAY_DEFAULTS.rewindMs,
       fetchTimeoutMs: options.fetchTimeoutMs ?? 10_000,
+      ...options.gapRetryMs === undefined ? {} : { gapRetryMs: options.gapRetryMs },
       fetchBlock: (cid, signal) => fetchBlock(cid, signal),
+      fetchFromRelays: (cid, signal) => fetchFromRelays(cid, signal),
       onStored: () => { quota.enforce() },
       onRecording: recording => archive.take(recording),
       onWithdrawal: withdrawal => archive.takeWithdrawal(withdrawal),
@@ -148,7 +150,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     const address = connection.remoteAddr
     return address.getComponents().some(c => c.name === 'p2p') ? address : address.encapsulate(`/p2p/${connection.remotePeer.toString()}`)
   }
-  const fetchBlock = countReceived(createBlockFetcher(node, () => {
+  const relayPeers = (): RelayPeers => {
     const providers: Multiaddr[] = []
     const linked = originLinked() ? [identity.id] : []
     const leaves = new Set(pushes.leaf() ? [identity.id] : [])
@@ -163,7 +165,14 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     }
     const toOrigins = node.libp2p.getConnections().filter(c => roomKeys.has(c.remotePeer.toString()))
     return { providers, originLinked: linked, leaves, origins: toOrigins.map(dialBack), originIds: toOrigins.map(c => c.remotePeer.toString()) }
-  }, pushes))
+  }
+  const fetchBlock = countReceived(createBlockFetcher(node, relayPeers, pushes))
+  // Gaps fetched again ask the other relays alone (but the last try): the origin's uplink is for the
+  // live edge. A relay without relay peers has only the origin to ask.
+  const fetchFromRelays = countReceived(async (cid, signal) => {
+    const { providers } = relayPeers()
+    return providers.length === 0 ? await fetchBlock(cid, signal) : await getBlock(node, cid, { signal, providers })
+  })
 
   const multiaddrs = (): string[] => node.libp2p.getMultiaddrs().map(String)
   // Load for the directory: request and byte rates since the previous record.

@@ -51,6 +51,10 @@ export interface RoomFollowerOptions {
   fetchTimeoutMs: number
   /** Fetches one block (from the store, or over bitswap) and keeps it in the blockstore. */
   fetchBlock: BlockFetcher
+  /** Fetches one block from other relays alone (the origin only when there are none): gaps fetched again, all tries but the last. Default: `fetchBlock`. */
+  fetchFromRelays?: BlockFetcher
+  /** The first wait before a gap is fetched again (ms); later ones are `GAP_RETRY_STEPS` of it. Default 5 s. */
+  gapRetryMs?: number
   /** Called after each segment is stored (the disk quota checks then). */
   onStored?: () => void
   /** Takes a verified recording announcement (never part of the live window); false when not new. */
@@ -73,10 +77,21 @@ interface Rendition {
   window: LiveWindow<SegmentRecord>
   /** Announced segments whose blocks could not be had: listed as gaps. */
   gaps: number
+  /** Of those, the ones fetched later after all (`GAP_RETRY_STEPS`). */
+  filled: number
 }
 
 /** Sweep at least this often; a shorter retention sweeps as often as it expires. */
 const SWEEP_INTERVAL_MS = 30_000
+/**
+ * A segment given up is fetched again this long after, and after each failure the next: a squeezed
+ * origin uplink or a short partition leaves gaps whose blocks move again later, and viewers who rewind,
+ * relays catching up from this one and archives read the gap filled. Live players are past it by then.
+ * Every try but the last asks the other relays alone: in the lab, a slow relay's tries at the origin
+ * had it send those segments again and again (each try timed out on the relay's own link).
+ */
+const GAP_RETRY_STEPS = [1, 2, 6, 12]
+const DEFAULT_GAP_RETRY_MS = 5_000
 
 export class RoomFollower {
   readonly room: Room
@@ -98,6 +113,8 @@ export class RoomFollower {
   #catchUpNext: PeerId | undefined
   /** Segment fetches under way, each abandoned one segment duration after a switch away from its origin. */
   readonly #inFlight = new Map<SegmentRecord, AbortController>()
+  /** Segments given up and due to be fetched again: the sweep leaves them be meanwhile. */
+  readonly #refilling = new Set<SegmentRecord>()
 
   constructor (node: P2PNode, room: Room, options: RoomFollowerOptions) {
     this.#node = node
@@ -212,7 +229,7 @@ export class RoomFollower {
 
   status (): RoomStatus {
     const renditions: Record<string, RenditionStatus> = {}
-    for (const [name, { window, gaps }] of this.#renditions) {
+    for (const [name, { window, gaps, filled }] of this.#renditions) {
       const latest = window.latest()
       let held = 0
       let newestStored = -1
@@ -229,7 +246,8 @@ export class RoomFollower {
         storedAt: latest?.storedAt ?? null,
         held,
         behind: seqs.filter(seq => seq > newestStored).length,
-        gaps
+        gaps,
+        filled
       }
     }
     const current = this.#thumbnail.current()
@@ -383,7 +401,7 @@ export class RoomFollower {
     if (floor !== undefined && signed.seq <= floor) return false
     let rendition = this.#renditions.get(signed.rendition.name)
     if (rendition === undefined) {
-      rendition = { info: signed.rendition, window: new LiveWindow<SegmentRecord>(this.#options.playlistLength, { keepSlidOut: true }), gaps: 0 }
+      rendition = { info: signed.rendition, window: new LiveWindow<SegmentRecord>(this.#options.playlistLength, { keepSlidOut: true }), gaps: 0, filled: 0 }
       this.#renditions.set(signed.rendition.name, rendition)
     }
     const before = rendition.window.get(signed.seq - 1)
@@ -414,14 +432,53 @@ export class RoomFollower {
     const stored = await fetchSegment(record.announcement, what, { stopping: this.#stopping.signal, abandon: abandon.signal }, { ...this.#options, held: this.#held, log: this.#log })
       .finally(() => { this.#inFlight.delete(record) })
     if (this.#stopping.signal.aborted) return
-    if (stored) {
-      record.storedAt = Date.now()
-      this.#held.hold(segmentBlocks(record.announcement))
+    if (stored) this.#stored(rendition, record)
+    else {
+      rendition.gaps++
+      rendition.window.setState(seq, 'failed')
+      this.#refill(rendition, record, 0)
     }
-    if (!stored) rendition.gaps++
-    rendition.window.setState(seq, stored ? 'stored' : 'failed')
     this.reloads.notify()
-    if (stored) this.#options.onStored?.()
+  }
+
+  #stored (rendition: Rendition, record: SegmentRecord): void {
+    record.storedAt = Date.now()
+    this.#held.hold(segmentBlocks(record.announcement))
+    rendition.window.setState(record.announcement.seq, 'stored')
+    this.#options.onStored?.()
+  }
+
+  /** Fetches a segment given up again after `GAP_RETRY_STEPS[attempt]`, while it is still kept here. */
+  #refill (rendition: Rendition, record: SegmentRecord, attempt: number): void {
+    const step = GAP_RETRY_STEPS[attempt]
+    if (step === undefined) {
+      this.#refilling.delete(record)
+      return
+    }
+    this.#refilling.add(record)
+    setTimeout(() => {
+      const { seq, cid } = record.announcement
+      // Swept, evicted or filled meanwhile: nothing to do.
+      if (this.#stopping.signal.aborted || rendition.window.get(seq) !== record || record.state !== 'failed') {
+        this.#refilling.delete(record)
+        return
+      }
+      const what = `${this.room.slug}/${rendition.info.name} seq ${seq} (${cid}), a gap fetched again (${attempt + 1} of ${GAP_RETRY_STEPS.length})`
+      const last = attempt === GAP_RETRY_STEPS.length - 1
+      const fetchBlock = last ? this.#options.fetchBlock : this.#options.fetchFromRelays ?? this.#options.fetchBlock
+      void fetchSegment(record.announcement, what, { stopping: this.#stopping.signal, abandon: new AbortController().signal }, { ...this.#options, fetchBlock, held: this.#held, log: this.#log }).then(stored => {
+        if (this.#stopping.signal.aborted) return
+        if (!stored) {
+          this.#refill(rendition, record, attempt + 1)
+          return
+        }
+        this.#refilling.delete(record)
+        rendition.filled++
+        this.#stored(rendition, record)
+        this.#log.info(`room ${this.room.slug}: ${rendition.info.name} seq ${seq} filled in, ${((Date.now() - record.receivedAt) / 1000).toFixed(1)} s after its announcement`)
+        this.reloads.notify()
+      }).catch((err: Error) => { this.#log.error(`room ${this.room.slug}: refill of ${cid} crashed: ${err.message}`) })
+    }, step * (this.#options.gapRetryMs ?? DEFAULT_GAP_RETRY_MS)).unref()
   }
 
   /** How long a segment is kept: the retention, or the rewind range when that is longer. */
@@ -435,7 +492,7 @@ export class RoomFollower {
     for (const { window } of this.#renditions.values()) {
       for (const record of [...window.records()]) {
         const seq = record.announcement.seq
-        if (record.receivedAt >= horizon || window.isListed(seq) || record.state === 'pending') continue
+        if (record.receivedAt >= horizon || window.isListed(seq) || record.state === 'pending' || this.#refilling.has(record)) continue
         window.forget(seq)
         if (record.state === 'stored') await this.#held.release(segmentBlocks(record.announcement))
       }

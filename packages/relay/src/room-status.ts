@@ -30,6 +30,8 @@ export interface RenditionStatus {
   behind: number
   /** Announced segments given up since the relay started (their blocks could not be had): listed as gaps. */
   gaps: number
+  /** Of those, the ones fetched later after all and listed since (a gap filled in). */
+  filled: number
 }
 
 export interface RoomStatus {
