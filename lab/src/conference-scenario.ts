@@ -77,6 +77,8 @@ export interface LabResult {
   /** Viewers whose swarm was on, and the peers each had, at the end of the stretch. */
   swarm: { on: number, peers: number[] }
   slowRelayMbit: number
+  /** Seconds per LL-HLS part (0: none): with parts, viewers play in low-latency mode. */
+  partDuration: number
   /** With the TURN server stopped: how long it was watched, and the stalls meanwhile (null: not run). */
   turnOff: { seconds: number, stalls: number, peerShare: number } | null
   /**
@@ -222,6 +224,7 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
       // (With all four pinning, pins fetched during the squeeze crowded the origin's squeezed uplink.)
       relayArgs: relayHosts.map((_, i) => i === ARCHIVING_RELAY ? ['--archive'] : undefined),
       recordingInterval: RECORDING_INTERVAL,
+      partDuration: options.partDuration,
       log: processLog
     })
     const net = devnet
@@ -382,6 +385,7 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
       originUplinkMbit: Number(originUplinkMbit.toFixed(2)),
       swarm: { on: swarms.filter(s => s.p2p === 'on').length, peers: swarms.map(s => s.peers) },
       slowRelayMbit: options.slowRelayMbit,
+      partDuration: options.partDuration,
       turnOff,
       squeeze,
       linkCut

@@ -26,6 +26,8 @@ export interface LabOptions {
   slowRelayMbit: number
   /** The origin's uplink over the ladder's declared bitrate. */
   originUplinkFactor: number
+  /** Seconds per LL-HLS part at the origin; 0: none. */
+  partDuration: number
   help: boolean
 }
 
@@ -49,6 +51,7 @@ export const LAB_OPTION_TABLE: readonly OptionSpec[] = [
   { flag: 'link-cut-seconds', value: '<s>', full: 30, quick: 15, help: 'then cut the link of the relay most viewers watch from (ip link set down) and watch this long for stalls (0 skips it)' },
   { flag: 'slow-relay-mbit', value: '<Mbit/s>', full: 2, quick: 2, help: 'relay-4\'s link both ways (0: no relay is slow)' },
   { flag: 'origin-uplink-factor', value: '<x>', full: 2.5, quick: 2.5, help: 'the origin\'s uplink over the ladder\'s declared bitrate' },
+  { flag: 'part-duration', value: '<s>', full: 0, quick: 0, help: 'the origin\'s LL-HLS parts (origin --part-duration, e.g. 0.333): viewers then play in low-latency mode, their default (0: no parts)' },
   { flag: 'help', help: 'show this help' }
 ]
 
@@ -109,6 +112,7 @@ export function parseLabOptions (argv: string[]): LabOptions {
     linkCutSeconds: count('link-cut-seconds', 0),
     slowRelayMbit: positive('slow-relay-mbit'),
     originUplinkFactor: positive('origin-uplink-factor'),
+    partDuration: positive('part-duration'),
     help: values.help === true
   }
 }
