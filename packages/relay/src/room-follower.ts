@@ -115,6 +115,8 @@ export class RoomFollower {
   readonly #inFlight = new Map<SegmentRecord, AbortController>()
   /** Segments given up and due to be fetched again: the sweep leaves them be meanwhile. */
   readonly #refilling = new Set<SegmentRecord>()
+  /** A gap's fetch is under way: one at a time, so gaps never crowd the live edge's fetches. */
+  #refillBusy = false
 
   constructor (node: P2PNode, room: Room, options: RoomFollowerOptions) {
     this.#node = node
@@ -463,6 +465,13 @@ export class RoomFollower {
         this.#refilling.delete(record)
         return
       }
+      // Another gap is being fetched: this try is skipped. On a network that cannot keep up (the lab
+      // with LL-HLS parts: most segments gaps on every relay) tries at once made it worse.
+      if (this.#refillBusy) {
+        this.#refill(rendition, record, attempt + 1)
+        return
+      }
+      this.#refillBusy = true
       const what = `${this.room.slug}/${rendition.info.name} seq ${seq} (${cid}), a gap fetched again (${attempt + 1} of ${GAP_RETRY_STEPS.length})`
       const last = attempt === GAP_RETRY_STEPS.length - 1
       const fetchBlock = last ? this.#options.fetchBlock : this.#options.fetchFromRelays ?? this.#options.fetchBlock
@@ -478,6 +487,7 @@ export class RoomFollower {
         this.#log.info(`room ${this.room.slug}: ${rendition.info.name} seq ${seq} filled in, ${((Date.now() - record.receivedAt) / 1000).toFixed(1)} s after its announcement`)
         this.reloads.notify()
       }).catch((err: Error) => { this.#log.error(`room ${this.room.slug}: refill of ${cid} crashed: ${err.message}`) })
+        .finally(() => { this.#refillBusy = false })
     }, step * (this.#options.gapRetryMs ?? DEFAULT_GAP_RETRY_MS)).unref()
   }
 
