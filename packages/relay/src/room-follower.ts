@@ -2,6 +2,8 @@
  * Following one room: the gossipsub validator that lets only announcements signed by the room's keys
  * through (so nothing forged is stored, served or forwarded), a live window per rendition, and the
  * fetch of every announced block over bitswap, checked against the announcement before it is listed.
+ * A segment not had within the fetch budget is listed as a gap and fetched again later, from the other
+ * relays first (`GAP_RETRY_STEPS`); once held it is listed as a segment.
  * Also the room's newest thumbnail, and the hot-standby switch between the room's origins.
  *
  * Hot standby. A room may list several keys, one per origin; the first is the primary. The live
