@@ -1,8 +1,10 @@
 /**
  * The Hivecast player in its low-latency mode (the default) on real processes: the origin cuts each 1 s
  * segment into parts of 1/3 s as it is encoded, a relay lists them, and Chromium plays the watch page for
- * 60 s with two relays configured, the first a named fake that flips a byte in every part it serves (it
- * passes everything else on untouched, so the player keeps asking it). Every part the player used was
+ * 60 s with two relays configured, the first a named fake that flips a byte in every part it serves and
+ * holds no whole segment (a 404, which leaves it unmeasured and so first in the player's order: were it
+ * to deliver one, the honest relay could prove faster and it would never be asked for a part, as happened
+ * in a CI run). Playlists and the window it passes on untouched. Every part the player used was
  * verified against the CID the room key signed for it, the tampered ones were rejected and playback went
  * on, and the viewer stayed near the live edge.
  */
@@ -40,14 +42,15 @@ async function learnParts (): Promise<void> {
   }
 }
 
-// A named fake: a relay that tampers with parts only (a block whose CID the room key signed as a part).
+// A named fake: a relay that tampers with parts (a block whose CID the room key signed as a part) and
+// holds no other block.
 let tampered = 0
 const tamperer = await startRelayProxy(relay.url, {
   alter: async answer => {
     const cid = /^\/ipfs\/([a-z0-9]+)$/.exec(answer.path)?.[1]
     if (cid === undefined || answer.status !== 200) return answer
     if (!partCids.has(cid)) await learnParts()
-    if (!partCids.has(cid)) return answer
+    if (!partCids.has(cid)) return { ...answer, status: 404, headers: { 'content-type': 'text/plain', 'cache-control': 'no-cache' }, body: new TextEncoder().encode('block not held here\n') }
     tampered++
     const body = answer.body.slice()
     body[body.length >> 1] = body[body.length >> 1]! ^ 0xff

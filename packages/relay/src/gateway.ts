@@ -190,10 +190,6 @@ export class Gateway {
 
   readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.requests++
-    res.setHeader('Access-Control-Allow-Origin', '*')
-    res.setHeader('Access-Control-Expose-Headers', 'Content-Length, Content-Range, ETag, X-Ipfs-Path, X-Ipfs-Roots')
-    // Every answer, errors included: a browser must never guess a type for a relay's bytes.
-    res.setHeader('X-Content-Type-Options', 'nosniff')
     res.on('finish', () => { this.responses.set(res.statusCode, (this.responses.get(res.statusCode) ?? 0) + 1) })
     const socket = req.socket
     socket.setTimeout(SOCKET_IDLE_MS)
@@ -232,7 +228,7 @@ export class Gateway {
   async #route (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/'
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, {
+      this.#http.head(res, 204, {
         'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
         'Access-Control-Allow-Headers': 'Range, If-None-Match, Accept',
         'Access-Control-Max-Age': 86400

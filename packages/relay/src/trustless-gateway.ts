@@ -4,6 +4,7 @@
  * CARs (whole, `dag-scope`, `entity-bytes`, through a path) and files inside a pinned recording.
  */
 import { RAW_CODEC, tryParseCid } from '@hivecast/shared'
+import { LRUCache } from 'lru-cache'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { CID } from 'multiformats/cid'
 import { acceptedFormat, RAW_TYPE } from './accept-format.ts'
@@ -21,9 +22,20 @@ const ENTITY_BYTES = /^-?\d{1,15}:(?:\*|-?\d{1,15})$/
 const RECORDING_PATH_PART = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/
 const MAX_RECORDING_DEPTH = 4
 
-/** A CID as the gateway takes it: base32 in capitals (`BAFY...`, case-insensitive by design) too. */
+/** CIDs as requested, parsed: viewers ask for the same few live segments over and over. */
+const PARSED_CIDS_KEPT = 4096
+const parsedCids = new LRUCache<string, CID>({ max: PARSED_CIDS_KEPT })
+
+/**
+ * A CID as the gateway takes it: base32 in capitals (`BAFY...`, case-insensitive by design) too.
+ * Parsing is a tenth of the CPU of serving a held segment, so parsed ones are kept.
+ */
 function parseGatewayCid (text: string): CID | undefined {
-  return tryParseCid(/^B[A-Z2-7]+$/.test(text) ? text.toLowerCase() : text)
+  const kept = parsedCids.get(text)
+  if (kept !== undefined) return kept
+  const cid = tryParseCid(/^B[A-Z2-7]+$/.test(text) ? text.toLowerCase() : text)
+  if (cid !== undefined) parsedCids.set(text, cid)
+  return cid
 }
 
 /** The names of a path inside a recording, or undefined (and a 400 sent) when one is not a plain name. */
@@ -127,11 +139,11 @@ function serveCar (ctx: RouteContext, req: IncomingMessage, res: ServerResponse,
     'Content-Disposition': `attachment; filename="${root.toString()}.car"`
   }
   if (etagMatches(req.headers['if-none-match'], etag)) {
-    res.writeHead(304, headers)
+    ctx.http.head(res, 304, headers)
     res.end()
     return
   }
-  res.writeHead(200, headers)
+  ctx.http.head(res, 200, headers)
   if (req.method === 'HEAD') {
     res.end()
     return
