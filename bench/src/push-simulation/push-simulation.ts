@@ -17,6 +17,7 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { PARENT_CHECK_MS, createBlockFetcher } from '../../../packages/relay/src/block-fetcher.ts'
 import { SegmentPushes } from '../../../packages/relay/src/segment-pushes.ts'
+import type { TreeSize } from '../../../packages/relay/src/segment-pushes.ts'
 import { SegmentPusher } from '../../../packages/origin/src/segment-pusher.ts'
 import { RELAY_PUSH_FANOUT, pushDepth } from '@hivecast/shared/node'
 import { summarize } from '@hivecast/devnet'
@@ -99,6 +100,8 @@ export interface SimulationResult {
   /** Relays with a slow uplink, and how many of them were leaves of the tree at the end. */
   slow: string[]
   slowLeaves: number
+  /** The most relays that were leaves at once, by the directory. */
+  maxLeaves: number
   segments: SegmentReport[]
   /** Over segments: published -> held by the last live relay, ms. */
   lastRelayMs: Summary
@@ -178,12 +181,18 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
   // The directory: the relays whose last record said they are leaves. Each relay publishes every
   // DIRECTORY_INTERVAL_MS, at its own moment; records reach every relay at once.
   const leaves = new Set<string>()
+  let maxLeaves = 0
   const publishing: NodeJS.Timeout[] = []
   for (const self of relays) {
     const others = (): string[] => relays.filter(r => r !== self && links.connected(self, r))
     const network = net.relay(self, others)
-    const publish = (): void => { if (pushes.leaf()) leaves.add(self); else leaves.delete(self) }
-    const pushes = new SegmentPushes(network, { fanout: 2, onLeaf: publish, log })
+    const publish = (): void => {
+      if (pushes.leaf()) leaves.add(self)
+      else leaves.delete(self)
+      maxLeaves = Math.max(maxLeaves, leaves.size)
+    }
+    const tree = (): TreeSize => ({ relays: relays.length, leaves: [...leaves].filter(relay => relay !== self).length })
+    const pushes = new SegmentPushes(network, { fanout: 2, onLeaf: publish, tree, log })
     await pushes.start()
     publishing.push(setTimeout(() => { publishing.push(setInterval(publish, DIRECTORY_INTERVAL_MS)) }, rand() * DIRECTORY_INTERVAL_MS))
     // As relay.ts builds them: every relay on the origin with a live directory record is in the tree
@@ -260,6 +269,7 @@ export async function simulatePush (options: SimulationOptions): Promise<Simulat
     killed,
     slow: [...slow],
     slowLeaves: [...slow].filter(r => leaves.has(r)).length,
+    maxLeaves,
     segments,
     lastRelayMs: summarize(complete.length === 0 ? [Infinity] : complete),
     receivedPerHeld: summarize(receivedPerHeld),

@@ -57,7 +57,7 @@ export function createMetrics (source: MetricsSource): Registry {
   })
   new Counter({
     name: 'hivecast_relay_segment_push_total',
-    help: 'Segment push offers: received (taken and verified), declined, rejected (bytes not matching the CID; the sender is refused for 10 min), offered to children, sent (taken by a child), unreachable (a child that could not be reached; its children got the offer), slow (a push over its time at 8 Mbit/s), demoted (this relay became a leaf after slow pushes)',
+    help: 'Segment push offers: received (taken and verified), declined, rejected (bytes not matching the CID; the sender is refused for 10 min), offered to children, sent (taken by a child), unreachable (a child that could not be reached; its children got the offer), slow (a push over its time at 8 Mbit/s), demoted (this relay became a leaf after slow pushes), keptInTree (slow pushes with a third of the tree leaves already: this relay stayed in it)',
     labelNames: ['result'],
     registers,
     collect () { mirror(this, Object.entries(source.status().push).map(([result, n]) => [{ result }, n])) }

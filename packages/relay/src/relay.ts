@@ -143,6 +143,10 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     ...uploadThrottle === undefined ? {} : { throttle: uploadThrottle },
     // The others stop waiting on this relay as soon as its record says it passes nothing on.
     onLeaf: () => { void directory.republish() },
+    tree: () => {
+      const { originLinked, leaves } = relayPeers()
+      return { relays: originLinked.length, leaves: originLinked.filter(relay => relay !== identity.id && leaves.has(relay)).length }
+    },
     log: log.child('segment-push')
   })
   const roomKeys = new Set([...keys, ...roomOptions(options).flatMap(room => room.keys ?? [])])

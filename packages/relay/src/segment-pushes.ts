@@ -13,6 +13,10 @@
  * its link is slow), it stops passing blocks on and says so (in its directory record and in its
  * answers to offers), and every node puts it at the end of the order, where the tree has no
  * children. Then it tries again. A slow child can make one push slow too, rarely several.
+ *
+ * At most a third of the tree's relays are leaves (at least one may be): when every relay's pushes look
+ * slow (a starved machine, or thin uplinks everywhere), a tree of leaves would pass nothing on and the
+ * origin would send every relay its copy; the relays that came last stay in the tree, slow as they are.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { verifyRawBlock } from '@hivecast/shared'
@@ -37,6 +41,8 @@ const SENDERS_KEPT = 256
 /** Slow pushes among the last RECENT_PUSHES that make this relay a leaf. */
 const SLOW_PUSHES = 2
 const RECENT_PUSHES = 4
+/** The share of the tree's relays that may be leaves at once. */
+const MAX_LEAF_SHARE = 1 / 3
 /** How long a relay whose pushes were slow stays a leaf before it passes blocks on again. */
 export const LEAF_HOLD_MS = 60_000
 /** The upload a relay must sustain per push to pass blocks on: 8 Mbit/s, a 1080p ladder twice over. */
@@ -64,6 +70,19 @@ export interface PushCounts {
   /** Pushes slower than `slowPushMs`, and how often they made this relay a leaf. */
   slow: number
   demoted: number
+  /** Times slow pushes would have made this relay a leaf with a third of the tree leaves already. */
+  keptInTree: number
+}
+
+/** The push tree as this relay sees it: relays linked to the origin (this one included), and how many of the others are leaves. */
+export interface TreeSize {
+  relays: number
+  leaves: number
+}
+
+/** Whether one more leaf keeps the tree's leaves within MAX_LEAF_SHARE (one leaf is always allowed). */
+export function leafAllowed ({ relays, leaves }: TreeSize): boolean {
+  return leaves + 1 <= Math.max(1, Math.floor(relays * MAX_LEAF_SHARE))
 }
 
 /** A fetch waiting for an offered block. */
@@ -100,6 +119,7 @@ export class SegmentPushes {
   readonly #fanout: number
   readonly #throttle: UploadThrottle | undefined
   readonly #onLeaf: () => void
+  readonly #tree: () => TreeSize
   readonly #waiting = new Map<string, Waiting>()
   /** Offers that came before the fetch: resolved when `expect` is called for their CID. */
   readonly #early = new Map<string, Array<() => void>>()
@@ -112,17 +132,19 @@ export class SegmentPushes {
   /** Whether each of the last RECENT_PUSHES pushes was slow, and until when this relay is a leaf. */
   #recent: boolean[] = []
   #leafUntil = 0
-  readonly counts: PushCounts = { received: 0, declined: 0, rejected: 0, offered: 0, sent: 0, unreachable: 0, slow: 0, demoted: 0 }
+  readonly counts: PushCounts = { received: 0, declined: 0, rejected: 0, offered: 0, sent: 0, unreachable: 0, slow: 0, demoted: 0, keptInTree: 0 }
 
   /**
    * `throttle`: the relay's upload budget (--max-upload), shared with HTTP responses; `onLeaf`: called
-   * when slow pushes made this relay a leaf (to tell the others at once, not at the next record).
+   * when slow pushes made this relay a leaf (to tell the others at once, not at the next record);
+   * `tree`: the push tree's size now, read when slow pushes would make this relay a leaf.
    */
-  constructor (network: P2PNode | PushNetwork, options: { fanout: number, throttle?: UploadThrottle, onLeaf?: () => void, log: Logger }) {
+  constructor (network: P2PNode | PushNetwork, options: { fanout: number, throttle?: UploadThrottle, onLeaf?: () => void, tree: () => TreeSize, log: Logger }) {
     this.#net = pushNetwork(network)
     this.#fanout = options.fanout
     this.#throttle = options.throttle
     this.#onLeaf = options.onLeaf ?? (() => {})
+    this.#tree = options.tree
     this.#log = options.log
   }
 
@@ -230,6 +252,12 @@ export class SegmentPushes {
     this.counts.slow++
     if (this.#recent.filter(Boolean).length < SLOW_PUSHES || this.leaf()) return
     this.#recent = []
+    const tree = this.#tree()
+    if (!leafAllowed(tree)) {
+      this.counts.keptInTree++
+      this.#log.debug(`passing segments on is slow (the last push ${ms} ms for ${bytes} bytes), but ${tree.leaves} of ${tree.relays} relays in the tree are leaves already: this one stays in it`)
+      return
+    }
     this.#leafUntil = Date.now() + LEAF_HOLD_MS
     this.counts.demoted++
     this.#log.warn(`passing segments on is too slow (${SLOW_PUSHES} of the last ${RECENT_PUSHES} pushes took over ${Math.round(slowPushMs(bytes))} ms, the last ${ms} ms for ${bytes} bytes): this relay is a leaf of the push tree for ${LEAF_HOLD_MS / 1000} s`)
