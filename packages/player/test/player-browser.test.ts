@@ -20,6 +20,8 @@ import type { PlayerStats } from '../src/index.ts'
 import { startMaliciousRelay } from './malicious-relay.ts'
 
 const RESULTS_DIR = fileURLToPath(new URL('../../../test-results/', import.meta.url))
+/** How long the viewer plays with a tampering relay first in its list. */
+const PLAY_WITH_TAMPERER_MS = 15_000
 mkdirSync(RESULTS_DIR, { recursive: true })
 
 function fail (message: string): never {
@@ -95,15 +97,16 @@ describe('the player in Chromium', () => {
     try {
       const w = await watch([fake.url, honest])
       const start = await playing(w)
-      await sleep(10_000)
+      await sleep(PLAY_WITH_TAMPERER_MS)
       const advanced = await w.currentTime() - start
       const s = await w.stats()
       await w.page.screenshot({ path: `${RESULTS_DIR}player-tampering-relay.png` })
       await w.page.close()
-      // Each rejected segment costs its fetch from the fake and then one from the honest relay: a CI
-      // run on a loaded machine played 7.9 s in 10 s. A player that stopped fetching would play out its
-      // buffer, about 3 s (three 1 s segments behind the live edge).
-      assert.ok(advanced >= 7, `played ${advanced.toFixed(1)} s in 10 s`)
+      // The rejected segment costs the viewer up to ~3.4 s (under 8 s played in 10 s in 6 of 12 runs,
+      // 6.6-7.9 where printed, with this stop's relay and the last's alike; where the time goes is not
+      // known yet): measured over 15 s, at least 10. A player that stopped fetching would play out its
+      // buffer, about 3 s.
+      assert.ok(advanced >= 10, `played ${advanced.toFixed(1)} s in ${PLAY_WITH_TAMPERER_MS / 1000} s`)
       assert.ok(fake.tampered >= 1, 'the player asked the malicious relay for segments')
       assert.ok(s.segmentsRejected >= 1 && s.segmentsRejected <= fake.tampered, `${s.segmentsRejected} rejected of ${fake.tampered} tampered`)
       for (const segment of s.segments) {
