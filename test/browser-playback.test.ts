@@ -39,7 +39,7 @@ test('the watch page plays the room for 10 s from verified, relay-served segment
   const end = await currentTime()
   await page.screenshot({ path: `${RESULTS_DIR}watch-page.png` })
   // A CI run on a loaded machine played under 8 s (the screen showed 8.27 s of stream at the end): the
-  // same ~3 s lost early as the tampering-relay test sees, not understood yet (see the stop's note).
+  // same ~3 s lost early as the tampering-relay test (player-browser.test.ts) sees, not understood yet.
   assert.ok(end - start >= 7, `currentTime advanced by ${(end - start).toFixed(2)} s in 11 s`)
   assert.equal(await page.evaluate(() => document.querySelector('video')!.error), null, 'the video element has no error')
 
