@@ -247,12 +247,14 @@ export async function startOrigin (options: OriginOptions): Promise<Origin> {
       log: log.child('publisher').info,
       describe: describer.describe,
       record: async announcement => await recorder.record(announcement),
+      // Offered before it is announced: a relay holds an offer up to half a second for the announcement,
+      // and the offer's stream is being opened while the announcement goes out.
+      onStored: (cid, bytes) => { pusher.offer(cid, bytes) },
       onPublished: (segment, envelope, bytes) => {
         // The smallest rendition: its first frame is the cheapest to decode into a thumbnail.
         if (segment.rendition === thumbnailRendition) thumbnails?.offer(bytes)
         if (segment.rendition === captionReference) captions?.follow(segment, bytes).catch((err: unknown) => { log.warn(`captions: no subtitle segment for ${segment.seq}: ${errorMessage(err)}`) })
         published.add(segment, envelope)
-        pusher.offer(CID.parse(segment.cid), bytes)
         metrics.published(segment.rendition, segment.size, segment.finishedAt, segment.publishedAt)
       }
     })

@@ -11,6 +11,7 @@ import type { RenditionInfo, SegmentAnnouncement, SignedEnvelope } from '@hiveca
 import type { Identity, P2PNode } from '@hivecast/shared/node'
 import type { FinishedSegment } from './playlist-watcher.ts'
 import type { SequenceState } from './sequence-state.ts'
+import type { CID } from 'multiformats/cid'
 
 export interface PublishedSegment {
   rendition: string
@@ -54,6 +55,11 @@ export interface SegmentPublisherOptions {
   log: (line: string) => void
   /** Called with each announcement before it goes out (the recording journal): a crash then loses nothing announced. */
   record: (announcement: SegmentAnnouncement) => Promise<void>
+  /**
+   * Called once a segment's block is stored, before it is numbered, recorded and announced: its bytes
+   * can set out (the segment push) while the announcement is made.
+   */
+  onStored?: (cid: CID, bytes: Uint8Array) => void
   /** Called with each segment announced, its envelope and its bytes. */
   onPublished: (segment: PublishedSegment, envelope: SignedEnvelope, bytes: Uint8Array) => void
   /**
@@ -207,6 +213,7 @@ export class SegmentPublisher {
     const checked = parseAnnouncement(draft)
     if (!checked.ok) throw new Error(`it would make an invalid announcement (${checked.reason})`)
     await node.blockstore.put(cid, bytes)
+    this.#options.onStored?.(cid, bytes)
     // The blockstore holds the bytes now; ffmpeg's copy is no longer needed.
     await unlink(segment.file).catch((err: Error) => log(`cannot delete ${segment.file}: ${err.message}`))
     // Saved with the number: a restart's timestamps start past every segment announced.
