@@ -89,8 +89,13 @@ export interface LabResult {
     seconds: number
     factor: number
     gaps: number
-    /** Of those gaps, the ones relays filled in later (fetched again), by the end of SQUEEZE_REFILL_MS. */
+    /**
+     * Gaps relays filled in later (fetched again) from the squeeze to the end of SQUEEZE_REFILL_MS: the
+     * squeeze's own and any still open from before it, so it can exceed `gaps`.
+     */
     filled: number
+    /** Gaps any relay still had open at the end (listed and never filled in, from any time): should be 0. */
+    open: number
     behindAfter: number
     stalls: number
     /** The squeeze's stretch in the recording, as the archiving relay serves it. */
@@ -332,13 +337,13 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
       const stalls = await stallsSince(viewers.pages, before)
       const refillUntil = Date.now() + SQUEEZE_REFILL_MS
       let filled = lag
-      while (filled.filled - lag0.filled < lag.gaps - lag0.gaps && Date.now() < refillUntil) {
+      while (filled.gaps > filled.filled && Date.now() < refillUntil) {
         await sleep(2_000)
         filled = await relayLag(net)
       }
       log(`checking the squeeze's stretch in the recording on relay-${ARCHIVING_RELAY + 1}`)
       const recording = await checkRecording(net.relays[ARCHIVING_RELAY]!.url, net.room, [net.origin.key], options.renditions.split(','), from, squeezedUntil, RECORDING_WAIT_MS)
-      squeeze = { seconds: options.squeezeSeconds, factor: options.squeezeFactor, gaps: lag.gaps - lag0.gaps, filled: filled.filled - lag0.filled, behindAfter: lag.behind, stalls, recording }
+      squeeze = { seconds: options.squeezeSeconds, factor: options.squeezeFactor, gaps: lag.gaps - lag0.gaps, filled: filled.filled - lag0.filled, open: filled.gaps - filled.filled, behindAfter: lag.behind, stalls, recording }
       log(`squeeze: ${JSON.stringify(squeeze)}`)
     }
 
