@@ -9,6 +9,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PublishedTally, startDevnet, startSiteServer, startTurnServer, summarize } from '@hivecast/devnet'
+import { relayRoutes, relayUrl } from '@hivecast/shared'
+import type { WindowHistoryJson } from '@hivecast/shared'
 import { CHROMIUM_PATH, launchChromium } from '@hivecast/devnet/chromium'
 import { peerRouteBytes, playedBytes, playedBytesOf, playerBufferSeconds, playerCatchUps, playerLatencyMs, playerStalls, playerSwarm, watchPlayerPage } from '@hivecast/devnet/player-page'
 import type { Devnet, SiteServer, TurnServer } from '@hivecast/devnet'
@@ -46,6 +48,10 @@ const SQUEEZE_REFILL_MS = 120_000
 const RECORDING_INTERVAL = 30
 /** How long the check waits for the archiving relay to pin a recording made after the squeeze. */
 const RECORDING_WAIT_MS = 90_000
+/** Window history entries read per relay and rendition: the squeeze's stretch and the wait after it, at 1 s segments. */
+const HISTORY_LIMIT = 500
+/** A `before` past any seq (the relay takes up to 15 digits): the newest page. */
+const AFTER_EVERY_SEQ = 1e14
 /** The relay that pins recordings (relay-1, a fast one). */
 const ARCHIVING_RELAY = 0
 
@@ -90,11 +96,12 @@ export interface LabResult {
     factor: number
     gaps: number
     /**
-     * Gaps relays filled in later (fetched again) from the squeeze to the end of SQUEEZE_REFILL_MS: the
+     * Gaps relays filled in later (fetched again) from the squeeze to the end of the refill wait: the
      * squeeze's own and any still open from before it, so it can exceed `gaps`.
      */
     filled: number
-    /** Gaps any relay still had open at the end (listed and never filled in, from any time): should be 0. */
+    /** Segments of the squeeze's stretch (by program time) over all relays' windows, and those still gaps at the end: should be 0. */
+    inStretch: number
     open: number
     behindAfter: number
     stalls: number
@@ -115,6 +122,28 @@ interface RelayRoomsStatus {
 
 async function relayStatus (url: string): Promise<RelayRoomsStatus | undefined> {
   return await fetch(`${url}/status`, { signal: AbortSignal.timeout(5_000) }).then(async r => await r.json() as RelayRoomsStatus).catch(() => undefined)
+}
+
+/**
+ * The segments whose program time falls in [from, to] that each relay holds a record of, and those of
+ * them it lists as gaps (announced, not stored), over every relay, from their window history.
+ */
+async function gapsInStretch (devnet: Devnet, renditions: string[], from: number, to: number): Promise<{ inStretch: number, open: number }> {
+  let inStretch = 0
+  let open = 0
+  for (const relay of devnet.relays) {
+    for (const name of renditions) {
+      const page = await fetch(relayUrl(relay.url, relayRoutes.windowHistory(devnet.room, name, AFTER_EVERY_SEQ, HISTORY_LIMIT)), { signal: AbortSignal.timeout(5_000) })
+        .then(async r => r.ok ? await r.json() as WindowHistoryJson : undefined).catch(() => undefined)
+      const stretch = (page?.renditions[name] ?? []).filter(e => {
+        const { pdt } = JSON.parse(e.envelope.payload) as { pdt: number }
+        return pdt >= from && pdt <= to
+      })
+      inStretch += stretch.length
+      open += stretch.filter(e => e.storedAt === null).length
+    }
+  }
+  return { inStretch, open }
 }
 
 /** Gaps listed, gaps filled in later and segments behind, over every relay that answers, in `room`. */
@@ -336,14 +365,16 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
       const lag = await relayLag(net)
       const stalls = await stallsSince(viewers.pages, before)
       const refillUntil = Date.now() + SQUEEZE_REFILL_MS
-      let filled = lag
-      while (filled.gaps > filled.filled && Date.now() < refillUntil) {
+      const renditions = options.renditions.split(',')
+      let stretch = await gapsInStretch(net, renditions, from, squeezedUntil)
+      while (stretch.open > 0 && Date.now() < refillUntil) {
         await sleep(2_000)
-        filled = await relayLag(net)
+        stretch = await gapsInStretch(net, renditions, from, squeezedUntil)
       }
+      const filled = await relayLag(net)
       log(`checking the squeeze's stretch in the recording on relay-${ARCHIVING_RELAY + 1}`)
       const recording = await checkRecording(net.relays[ARCHIVING_RELAY]!.url, net.room, [net.origin.key], options.renditions.split(','), from, squeezedUntil, RECORDING_WAIT_MS)
-      squeeze = { seconds: options.squeezeSeconds, factor: options.squeezeFactor, gaps: lag.gaps - lag0.gaps, filled: filled.filled - lag0.filled, open: filled.gaps - filled.filled, behindAfter: lag.behind, stalls, recording }
+      squeeze = { seconds: options.squeezeSeconds, factor: options.squeezeFactor, gaps: lag.gaps - lag0.gaps, filled: filled.filled - lag0.filled, inStretch: stretch.inStretch, open: stretch.open, behindAfter: lag.behind, stalls, recording }
       log(`squeeze: ${JSON.stringify(squeeze)}`)
     }
 

@@ -482,10 +482,12 @@ export class RoomFollower {
         this.#refilling.delete(record)
         return
       }
-      // Another gap is being fetched: this try is skipped. On a network that cannot keep up (the lab
-      // with LL-HLS parts: most segments gaps on every relay) tries at once made it worse.
+      // Another gap is being fetched: this try waits one step more. On a network that cannot keep up
+      // (the lab with LL-HLS parts: most segments gaps on every relay) tries at once made it worse. A
+      // skipped try is not spent: when it was, gaps that came together ran out of tries while others
+      // were fetched (the lab's slow relay never filled one of six gaps from its start).
       if (this.#refillBusy) {
-        this.#refill(rendition, record, attempt + 1)
+        this.#refill(rendition, record, attempt)
         return
       }
       this.#refillBusy = true
