@@ -207,8 +207,9 @@ async function send (lp: AnswerStream, answer: number | undefined, bytes: Uint8A
 
 /**
  * The push streams a node keeps open to its peers, so that an offer does not wait for a new stream's
- * protocol negotiation (a round trip at every hop of the tree: p50 27 ms, p90 47 on the 8-relay
- * bench). One offer at a time per stream; an offer to a peer whose streams are busy opens another.
+ * protocol negotiation (a round trip at every hop of the tree: on the 8-relay bench, p50 27 ms with one
+ * rendition, 78-151 ms with two). One offer at a time per stream; an offer to a peer whose streams are
+ * busy opens another.
  */
 class PushStreams {
   readonly #node: P2PNode
