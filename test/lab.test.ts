@@ -84,7 +84,7 @@ test('the quick network lab: each home NATs as built, every NATed viewer plays o
   assert.ok(squeeze !== null && [squeeze.gaps, squeeze.filled, squeeze.inStretch, squeeze.open, squeeze.behindAfter, squeeze.stalls].every(Number.isInteger), 'the squeeze was run and every relay\'s gaps counted')
   // Relays get every segment, maybe later: a gap of the squeeze is fetched again and filled in. Read
   // from each relay's window by program time: counters of gaps and fills cannot tell the squeeze's gaps
-  // from older ones (a gap of the TURN-off stretch filled during the squeeze read as 1 of 0).
+  // from older ones (a start-up gap filled during the squeeze read as 1 of 0).
   assert.ok(squeeze.inStretch > 0, 'the relays\' windows hold the squeeze\'s stretch')
   assert.equal(squeeze.open, 0, `${squeeze.open} of the squeeze's ${squeeze.inStretch} segment records over the relays were still gaps at the end (${squeeze.gaps} gaps listed since it began, ${squeeze.filled} filled)`)
   // Nothing of the squeeze is lost from the recording an archiving relay serves.

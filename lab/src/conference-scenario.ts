@@ -373,7 +373,7 @@ export async function runConferenceScenario (options: LabOptions, log: (line: st
       }
       const filled = await relayLag(net)
       log(`checking the squeeze's stretch in the recording on relay-${ARCHIVING_RELAY + 1}`)
-      const recording = await checkRecording(net.relays[ARCHIVING_RELAY]!.url, net.room, [net.origin.key], options.renditions.split(','), from, squeezedUntil, RECORDING_WAIT_MS)
+      const recording = await checkRecording(net.relays[ARCHIVING_RELAY]!.url, net.room, [net.origin.key], renditions, from, squeezedUntil, RECORDING_WAIT_MS)
       squeeze = { seconds: options.squeezeSeconds, factor: options.squeezeFactor, gaps: lag.gaps - lag0.gaps, filled: filled.filled - lag0.filled, inStretch: stretch.inStretch, open: stretch.open, behindAfter: lag.behind, stalls, recording }
       log(`squeeze: ${JSON.stringify(squeeze)}`)
     }

@@ -131,10 +131,10 @@ export async function createP2PNode (options: P2PNodeOptions): Promise<P2PNode> 
 /**
  * What gossipsub tells copies of one message apart by before it checks their signatures: without it,
  * it checks the signature of every copy, and a relay hears each announcement from up to D peers
- * (gossipsub's signature checks were ~8 % of a following relay's busy CPU, most of them on copies). The publisher and its
- * sequence number are what gossipsub's own message id is made of under StrictSign, so no two messages
- * it keeps apart share a key. A key is remembered only for a copy whose signature checked out: a
- * forged copy that came first does not hide the real one.
+ * (gossipsub's signature checks were ~8 % of a following relay's busy CPU, most of them on copies).
+ * The publisher and its sequence number are what gossipsub's own message id is made of under
+ * StrictSign, so no two messages it keeps apart share a key. A key is remembered only for a copy
+ * whose signature checked out: a forged copy that came first does not hide the real one.
  */
 export function gossipMessageKey (message: RPC.Message): string {
   // Without these the message fails StrictSign anyway; '' is never remembered.
