@@ -30,7 +30,9 @@ after(async () => { await browser.close() })
 const masterText = await eventually('a master playlist listing the subtitle rendition', async () => {
   const res = await fetch(`${hls}/master.m3u8`, { signal: AbortSignal.timeout(5000) })
   const text = res.ok ? await res.text() : ''
-  return text.includes('URI="subtitles-en.m3u8"') ? text : undefined
+  // The subtitle rendition can be listed before the video's variant: wait for both (a run read a master
+  // with the subtitles alone).
+  return text.includes('URI="subtitles-en.m3u8"') && text.includes('#EXT-X-STREAM-INF:') ? text : undefined
 }, 45_000)
 
 /** `/ipfs/<cid>?filename=<seq>.<ext>` lines of a relay playlist with the PDT and duration before each. */
