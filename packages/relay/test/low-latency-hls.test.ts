@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { logger, rawCid, roomPartsTopic, signPartAnnouncement } from '@hivecast/shared'
 import { createP2PNode, loadOrCreateIdentity } from '@hivecast/shared/node'
+import { CID } from 'multiformats/cid'
 import type { PartAnnouncement } from '@hivecast/shared'
 import { BlockingReloads, MAX_BLOCKED_RELOADS } from '../src/blocking-reload.ts'
 import { HeldBlocks } from '../src/held-blocks.ts'
@@ -149,6 +150,56 @@ test('a part whose block does not match its CID is refused by the relay\'s own c
     assert.equal(parts.held('360p', 5).length, 1, 'the mismatching part is not listed')
     assert.deepEqual(rejected, ['unusable-part'])
     assert.equal(parts.counts.failed, 1)
+  } finally {
+    await node.stop()
+    await removeDir(dir)
+  }
+})
+
+test('a segment waits for its parts still on their way, so it is joined and not fetched beside them; with a part never announced it waits 2 s', async () => {
+  const dir = await tempDir('room-parts-join')
+  const identity = await loadOrCreateIdentity(join(dir, 'origin'))
+  const node = await createP2PNode({ identity: await loadOrCreateIdentity(join(dir, 'relay')), dataDir: join(dir, 'relay'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+  try {
+    const bytes = [partBytes(), partBytes(), partBytes()]
+    const cids = await Promise.all(bytes.map(async b => (await rawCid(b)).toString()))
+    // The last part's bytes come 3.5 s late, as on a busy relay down the tree (the network lab saw
+    // parts 2-5 s after their segment's announcement); a fetcher that waits before it hands them over
+    // stands in for that.
+    const fetchBlock = async (cid: { toString: () => string }): Promise<Uint8Array> => {
+      const i = cids.indexOf(cid.toString())
+      if (i === 2) await new Promise(resolve => setTimeout(resolve, 3_500))
+      // Stored, as bitswap and the push store what they fetch: the join reads the parts from the store.
+      await node.blockstore.put(CID.parse(cids[i]!), bytes[i]!)
+      return bytes[i]!
+    }
+    const parts = new RoomParts(node, { slug: ROOM, keys: [identity.id] }, {
+      fetchBlock,
+      fetchTimeoutMs: 10_000,
+      held: new HeldBlocks(node),
+      following: () => identity.id,
+      onChange: () => {},
+      reject: () => {},
+      stopping: new AbortController().signal,
+      log: logger('relay:test', { write: () => {} })
+    })
+    const announce = async (seq: number, part: number, last: boolean): Promise<void> => {
+      const announcement: PartAnnouncement = { kind: 'part', room: ROOM, rendition: '360p', session: 's', seq, part, cid: cids[part]!, size: bytes[part]!.length, duration: 0.3, independent: part === 0, last }
+      assert.equal(parts.take(announcement, await signPartAnnouncement(announcement, identity.privateKey, identity.id)), true)
+    }
+    for (const part of [0, 1, 2]) await announce(7, part, part === 2)
+    let started = Date.now()
+    await parts.joined('360p', 7)
+    const waited = Date.now() - started
+    assert.equal(parts.counts.joined, 1, `the segment's wait ended ${waited} ms in, before its parts joined`)
+    assert.ok(waited >= 3_000, `the wait ended with the join, ${waited} ms in`)
+    // Part 2 of segment 8 is never announced: the wait gives up after 2 s, not the fetch timeout.
+    for (const part of [0, 1]) await announce(8, part, false)
+    started = Date.now()
+    await parts.joined('360p', 8)
+    const given = Date.now() - started
+    assert.ok(given >= 1_900 && given < 3_000, `the wait for a segment with a part never announced ended ${given} ms in`)
+    assert.equal(parts.counts.joined, 1)
   } finally {
     await node.stop()
     await removeDir(dir)
