@@ -3,7 +3,8 @@
  * lists parts with server control, part target and a preload hint; a blocking reload and the hinted
  * part's URL answer the moment the part is held, not before; malformed or far-ahead reloads get 400,
  * an unsatisfied one 503 after three target durations; a tampered part is never listed. Unit: blocked
- * reloads are bounded, and a part whose block does not match its CID is refused by the relay's own check.
+ * reloads are bounded, a part whose block does not match its CID is refused by the relay's own check,
+ * and a segment waits for its parts still on their way rather than being fetched beside them.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -11,11 +12,13 @@ import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { logger, rawCid, roomPartsTopic, signPartAnnouncement } from '@hivecast/shared'
 import { createP2PNode, loadOrCreateIdentity } from '@hivecast/shared/node'
-import { CID } from 'multiformats/cid'
 import type { PartAnnouncement } from '@hivecast/shared'
+import type { P2PNode } from '@hivecast/shared/node'
 import { BlockingReloads, MAX_BLOCKED_RELOADS } from '../src/blocking-reload.ts'
 import { HeldBlocks } from '../src/held-blocks.ts'
 import { RoomParts } from '../src/room-parts.ts'
+import type { RoomPartsOptions } from '../src/room-parts.ts'
+import type { BlockFetcher } from '../src/block-fetcher.ts'
 import { RENDITION, followedRoom, removeDir, tempDir, waitFor } from './origin-fixture.ts'
 import type { FollowedRoom } from './origin-fixture.ts'
 
@@ -116,92 +119,84 @@ test('blocked reloads are bounded: past the bound a reload is refused at once, a
   assert.equal(await leaving, 'gone')
 })
 
-test('a part whose block does not match its CID is refused by the relay\'s own check, and a good one is listed', async () => {
+interface PartsHarness {
+  parts: RoomParts
+  /** Signs a part announcement of rendition 360p as the room's origin and hands it to `parts`. */
+  announce: (seq: number, part: number, bytes: Uint8Array, last?: boolean) => Promise<void>
+}
+
+/** A RoomParts on a real relay node, fed announcements signed by a room key; its blocks come from `fetcher(node)`. */
+async function withRoomParts (fetcher: (node: P2PNode) => BlockFetcher, options: Pick<RoomPartsOptions, 'fetchTimeoutMs'> & Partial<Pick<RoomPartsOptions, 'onChange' | 'reject'>>, body: (harness: PartsHarness) => Promise<void>): Promise<void> {
   const dir = await tempDir('room-parts')
   const identity = await loadOrCreateIdentity(join(dir, 'origin'))
   const node = await createP2PNode({ identity: await loadOrCreateIdentity(join(dir, 'relay')), dataDir: join(dir, 'relay'), listen: ['/ip4/127.0.0.1/tcp/0'] })
   try {
-    const good = partBytes()
-    const wrong = partBytes()
-    // A fetcher that hands over other bytes for one CID, as a faulty or hostile peer path could.
-    const fetchBlock = async (cid: { toString: () => string }): Promise<Uint8Array> => cid.toString() === (await rawCid(good)).toString() ? good : wrong
-    const rejected: string[] = []
-    let changes = 0
     const parts = new RoomParts(node, { slug: ROOM, keys: [identity.id] }, {
-      fetchBlock,
-      fetchTimeoutMs: 2000,
+      onChange: () => {},
+      reject: () => {},
+      ...options,
+      fetchBlock: fetcher(node),
       held: new HeldBlocks(node),
       following: () => identity.id,
-      onChange: () => { changes++ },
-      reject: reason => { rejected.push(reason) },
       stopping: new AbortController().signal,
       log: logger('relay:test', { write: () => {} })
     })
-    const announce = async (part: number, claimed: Uint8Array): Promise<void> => {
-      const announcement: PartAnnouncement = { kind: 'part', room: ROOM, rendition: '360p', session: 's', seq: 5, part, cid: (await rawCid(claimed)).toString(), size: claimed.length, duration: 0.3, independent: part === 0, last: false }
-      const envelope = await signPartAnnouncement(announcement, identity.privateKey, identity.id)
-      assert.equal(parts.take(announcement, envelope), true)
+    const announce = async (seq: number, part: number, bytes: Uint8Array, last = false): Promise<void> => {
+      const announcement: PartAnnouncement = { kind: 'part', room: ROOM, rendition: '360p', session: 's', seq, part, cid: (await rawCid(bytes)).toString(), size: bytes.length, duration: 0.3, independent: part === 0, last }
+      assert.equal(parts.take(announcement, await signPartAnnouncement(announcement, identity.privateKey, identity.id)), true)
     }
-    await announce(0, good)
-    await waitFor('part 0 held', () => parts.held('360p', 5).length === 1 ? true : undefined)
-    // Part 1 claims bytes the fetcher does not deliver.
-    await announce(1, partBytes())
-    await waitFor('part 1 settled', () => changes === 2 ? true : undefined)
-    assert.equal(parts.held('360p', 5).length, 1, 'the mismatching part is not listed')
-    assert.deepEqual(rejected, ['unusable-part'])
-    assert.equal(parts.counts.failed, 1)
+    await body({ parts, announce })
   } finally {
     await node.stop()
     await removeDir(dir)
   }
+}
+
+test('a part whose block does not match its CID is refused by the relay\'s own check, and a good one is listed', async () => {
+  const good = partBytes()
+  const wrong = partBytes()
+  // A fetcher that hands over other bytes for one CID, as a faulty or hostile peer path could.
+  const fetchBlock: BlockFetcher = async cid => cid.toString() === (await rawCid(good)).toString() ? good : wrong
+  const rejected: string[] = []
+  let changes = 0
+  await withRoomParts(() => fetchBlock, { fetchTimeoutMs: 2000, onChange: () => { changes++ }, reject: reason => { rejected.push(reason) } }, async ({ parts, announce }) => {
+    await announce(5, 0, good)
+    await waitFor('part 0 held', () => parts.held('360p', 5).length === 1 ? true : undefined)
+    // Part 1 claims bytes the fetcher does not deliver.
+    await announce(5, 1, partBytes())
+    await waitFor('part 1 settled', () => changes === 2 ? true : undefined)
+    assert.equal(parts.held('360p', 5).length, 1, 'the mismatching part is not listed')
+    assert.deepEqual(rejected, ['unusable-part'])
+    assert.equal(parts.counts.failed, 1)
+  })
 })
 
 test('a segment waits for its parts still on their way, so it is joined and not fetched beside them; with a part never announced it waits 2 s', async () => {
-  const dir = await tempDir('room-parts-join')
-  const identity = await loadOrCreateIdentity(join(dir, 'origin'))
-  const node = await createP2PNode({ identity: await loadOrCreateIdentity(join(dir, 'relay')), dataDir: join(dir, 'relay'), listen: ['/ip4/127.0.0.1/tcp/0'] })
-  try {
-    const bytes = [partBytes(), partBytes(), partBytes()]
-    const cids = await Promise.all(bytes.map(async b => (await rawCid(b)).toString()))
-    // The last part's bytes come 3.5 s late, as on a busy relay down the tree (the network lab saw
-    // parts 2-5 s after their segment's announcement); a fetcher that waits before it hands them over
-    // stands in for that.
-    const fetchBlock = async (cid: { toString: () => string }): Promise<Uint8Array> => {
-      const i = cids.indexOf(cid.toString())
-      if (i === 2) await new Promise(resolve => setTimeout(resolve, 3_500))
-      // Stored, as bitswap and the push store what they fetch: the join reads the parts from the store.
-      await node.blockstore.put(CID.parse(cids[i]!), bytes[i]!)
-      return bytes[i]!
-    }
-    const parts = new RoomParts(node, { slug: ROOM, keys: [identity.id] }, {
-      fetchBlock,
-      fetchTimeoutMs: 10_000,
-      held: new HeldBlocks(node),
-      following: () => identity.id,
-      onChange: () => {},
-      reject: () => {},
-      stopping: new AbortController().signal,
-      log: logger('relay:test', { write: () => {} })
-    })
-    const announce = async (seq: number, part: number, last: boolean): Promise<void> => {
-      const announcement: PartAnnouncement = { kind: 'part', room: ROOM, rendition: '360p', session: 's', seq, part, cid: cids[part]!, size: bytes[part]!.length, duration: 0.3, independent: part === 0, last }
-      assert.equal(parts.take(announcement, await signPartAnnouncement(announcement, identity.privateKey, identity.id)), true)
-    }
-    for (const part of [0, 1, 2]) await announce(7, part, part === 2)
+  const bytes = [partBytes(), partBytes(), partBytes()]
+  const cids = await Promise.all(bytes.map(async b => (await rawCid(b)).toString()))
+  // The last part's bytes come 3.5 s late, as on a busy relay down the tree (the network lab saw
+  // parts 2-5 s after their segment's announcement); a fetcher that waits before it hands them over
+  // stands in for that.
+  const lateLastPart = (node: P2PNode): BlockFetcher => async cid => {
+    const i = cids.indexOf(cid.toString())
+    if (i === 2) await new Promise(resolve => setTimeout(resolve, 3_500))
+    // Stored, as bitswap and the push store what they fetch: the join reads the parts from the store.
+    await node.blockstore.put(cid, bytes[i]!)
+    return bytes[i]!
+  }
+  await withRoomParts(lateLastPart, { fetchTimeoutMs: 10_000 }, async ({ parts, announce }) => {
+    for (const part of [0, 1, 2]) await announce(7, part, bytes[part]!, part === 2)
     let started = Date.now()
     await parts.joined('360p', 7)
     const waited = Date.now() - started
     assert.equal(parts.counts.joined, 1, `the segment's wait ended ${waited} ms in, before its parts joined`)
     assert.ok(waited >= 3_000, `the wait ended with the join, ${waited} ms in`)
     // Part 2 of segment 8 is never announced: the wait gives up after 2 s, not the fetch timeout.
-    for (const part of [0, 1]) await announce(8, part, false)
+    for (const part of [0, 1]) await announce(8, part, bytes[part]!)
     started = Date.now()
     await parts.joined('360p', 8)
     const given = Date.now() - started
     assert.ok(given >= 1_900 && given < 3_000, `the wait for a segment with a part never announced ended ${given} ms in`)
     assert.equal(parts.counts.joined, 1)
-  } finally {
-    await node.stop()
-    await removeDir(dir)
-  }
+  })
 })
