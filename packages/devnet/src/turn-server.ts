@@ -37,7 +37,9 @@ export async function startTurnServer (options: TurnServerOptions = {}): Promise
   const secretFile = join(dir, 'secret')
   await writeFile(secretFile, `${secret}\n`)
   const port = options.port ?? await freeTcpPort()
-  const command = [...options.commandPrefix ?? [], 'turnserver', '-n', '--verbose', `--listening-ip=${host}`, `--relay-ip=${host}`, `--listening-port=${port}`,
+  // --log-binding: a STUN Binding request is logged when it comes; without it coturn logs the client's
+  // session only once its 60 s stale-session watchdog closes it.
+  const command = [...options.commandPrefix ?? [], 'turnserver', '-n', '--verbose', '--log-binding', `--listening-ip=${host}`, `--relay-ip=${host}`, `--listening-port=${port}`,
     '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=hivecast.test', '--no-tls', '--no-dtls', '--no-cli',
     ...(host === '127.0.0.1' ? ['--allow-loopback-peers'] : []), '--simple-log', '--log-file=stdout', `--pidfile=${join(dir, 'turn.pid')}`]
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })

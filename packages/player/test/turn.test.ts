@@ -45,8 +45,12 @@ after(async () => {
   await turn?.stop()
 })
 
-/** A session coturn opened for a client on loopback: a STUN request or a TURN allocation reached it. */
-const SESSION = /session \d+: (?:new|usage|closed)/g
+/**
+ * A session coturn opened for a client on loopback: a STUN Binding request (logged as it comes, with
+ * the devnet's `--log-binding`) or a TURN allocation reached it. Without `--log-binding` the first
+ * line came when coturn closed an idle session 60 s later, and the 60 s wait below lost that race in CI.
+ */
+const SESSION = /session \d+: (?:new|usage|closed|realm <[^>]*> user <[^>]*>: incoming packet BINDING processed)/g
 /**
  * How long an allocation is waited for once the viewers reached coturn: checked when it comes, not
  * required (loopback viewers connect over host candidates), so the wait is short: at 30 s it cost CI
